@@ -1,0 +1,321 @@
+"""``ctrbench``: run the CTR pipeline benchmark, or any one of its parts.
+
+(Named ``ctrbench``, not ``ctr``: containerd ships a ``ctr`` tool on Kubernetes nodes.)
+Every option can also be set by the environment variable named in its help (the seed's names),
+or by a YAML file named by ``CTR_CONFIG_FILE``. Errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from ctrbench.errors import ConfigError, CtrError, VerificationFailed
+from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings, load
+
+__all__ = ["app", "main"]
+
+logger = logging.getLogger("ctrbench")
+
+app = typer.Typer(
+    name="ctrbench",
+    help="Real-time CTR pipeline benchmark: Kafka -> PyFlink -> Kafka, with latency and correctness report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Impl(str, enum.Enum):
+    flink = "flink"
+    spark = "spark"
+    none = "none"
+
+
+class Dist(str, enum.Enum):
+    mmpp = "mmpp"
+    normal = "normal"
+
+
+# Options shared by several commands. None means "not given": the environment or default decides.
+NumProducers = Annotated[int | None, typer.Option("--num-producers", help="Producer processes [NUM_PRODUCERS, 3]")]
+EventsPerProducer = Annotated[int | None, typer.Option(
+    "--events-per-producer", help="Events each producer sends [EVENTS_PER_PRODUCER, 60000]")]
+Duration = Annotated[float | None, typer.Option(
+    "--duration", help="Run length in seconds [DURATION_SECONDS, 60]")]
+Distribution = Annotated[Dist | None, typer.Option(
+    "--distribution", help="Arrival process: mmpp (bursty) or normal (Poisson) [DISTRIBUTION, mmpp]")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Run seed [SEED, 42]")]
+Bootstrap = Annotated[str | None, typer.Option(
+    "--bootstrap-servers", help="Kafka bootstrap servers [KAFKA_BOOTSTRAP_SERVERS, 127.0.0.1:9092]")]
+ReportDir = Annotated[Path | None, typer.Option("--report-dir", help="Where report files go [REPORT_DIR, .]")]
+Parallelism = Annotated[int | None, typer.Option("--parallelism", help="Flink parallelism [PARALLELISM, 1]")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    # Our own logger only: PyFlink, py4j and librdkafka keep their defaults.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def _load_settings(num_producers: int | None = None, events_per_producer: int | None = None,
+                   duration: float | None = None, distribution: Dist | None = None, seed: int | None = None,
+                   bootstrap: str | None = None, report_dir: Path | None = None,
+                   parallelism: int | None = None) -> Any:
+    from ctrbench.pipeline import RunSettings
+
+    return RunSettings(
+        kafka=load(KafkaSettings, kafka_bootstrap_servers=bootstrap),
+        postgres=load(PostgresSettings),
+        load=load(LoadSettings, num_producers=num_producers, events_per_producer=events_per_producer,
+                  duration_seconds=duration, distribution=distribution.value if distribution else None, seed=seed),
+        job=load(JobSettings, parallelism=parallelism),
+        latency=load(LatencySettings, report_dir=str(report_dir) if report_dir else None),
+    )
+
+
+@app.command()
+def run(
+    impl: Annotated[Impl, typer.Option("--impl", help="Stream processor under test; none = producers only")] = Impl.flink,
+    skip_consumers: Annotated[bool, typer.Option(
+        "--skip-consumers", help="Skip the latency calculator and verification (produce and process only)")] = False,
+    num_producers: NumProducers = None,
+    events_per_producer: EventsPerProducer = None,
+    duration: Duration = None,
+    distribution: Distribution = None,
+    seed: Seed = None,
+    embedded: Annotated[bool, typer.Option(
+        "--embedded/--external",
+        help="Start a real Kafka broker and PostgreSQL on 127.0.0.1 (default), or use KAFKA_BOOTSTRAP_SERVERS "
+             "and POSTGRES_* as given")] = True,
+    report_dir: ReportDir = None,
+    parallelism: Parallelism = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the whole benchmark: producers -> Kafka -> CTR job -> Kafka -> latency report.
+
+    Writes latency_report_<producers>_<total_events>_<distribution>.csv (and a .json summary) and
+    exits non-zero when the job's results differ from the truth recomputed from the events.
+    """
+    from ctrbench import pipeline
+
+    _setup_logging(verbose)
+    settings = _load_settings(num_producers, events_per_producer, duration, distribution, seed, None,
+                              report_dir, parallelism)
+    if impl is Impl.spark:
+        raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
+    with (pipeline.embedded_stack(settings) if embedded else _as_is(settings)) as s:
+        result = pipeline.run(s, impl.value, skip_consumers)
+    _print_run(result)
+
+
+class _as_is:  # noqa: N801 - used like a function returning a context manager
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _print_run(result: Any) -> None:
+    sent = sum(p["acknowledged"] for p in result.producers)
+    typer.echo(f"producers: {len(result.producers)}, events acknowledged: {sent}, "
+               f"max p99 schedule lag: {max((p['lag_ms_p99'] for p in result.producers), default=0):.1f} ms")
+    if result.saturated:
+        typer.echo("WARNING: generator saturated: producers fell behind their schedule; "
+                   "the offered load was lower than configured")
+    report = result.report
+    if report is None:
+        return
+    typer.echo(report.table)
+    typer.echo(f"report: {report.csv_path} (summary {report.summary_path})")
+    if not report.verification.ok:
+        raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}; "
+                                 f"details in {report.summary_path}")
+
+
+def _producer_id_from_hostname() -> int:
+    """StatefulSet pods are named <name>-<ordinal>; the ordinal is the producer id."""
+    host = socket.gethostname()
+    suffix = host.rsplit("-", 1)[-1]
+    if not suffix.isdigit():
+        raise ConfigError(f"--producer-id not given and hostname {host!r} has no -<ordinal> suffix; "
+                          "pass --producer-id N")
+    return int(suffix)
+
+
+@app.command()
+def produce(
+    producer_id: Annotated[int | None, typer.Option(
+        "--producer-id", help="This producer's id (seeds its stream); default: the pod ordinal from the hostname")] = None,
+    start_time_ns: Annotated[int | None, typer.Option(
+        "--start-time-ns", help="Wall-clock time (ns) of the schedule's start; default: now + 1 s")] = None,
+    base_time_ns: Annotated[int | None, typer.Option(
+        "--base-time-ns", help="Run base time (ns) that window ids count from; default: window boundary before start")] = None,
+    report_file: Annotated[Path | None, typer.Option("--report-file", help="Write the producer report (JSON) here")] = None,
+    events_per_producer: EventsPerProducer = None,
+    duration: Duration = None,
+    distribution: Distribution = None,
+    seed: Seed = None,
+    bootstrap: Bootstrap = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run one producer: read the ad catalog from PostgreSQL and send its events paced in real time.
+
+    SIGTERM or Ctrl-C stops scheduling; every event already handed to Kafka is flushed and counted.
+    """
+    from ctrbench.catalog import read_catalog
+    from ctrbench.pipeline import start_times
+    from ctrbench.producer.runner import run_producer
+
+    _setup_logging(verbose)
+    s = _load_settings(None, events_per_producer, duration, distribution, seed, bootstrap)
+    pid = producer_id if producer_id is not None else _producer_id_from_hostname()
+    if pid < 0:
+        raise ConfigError(f"--producer-id={pid}: must be >= 0")
+    start, base = start_times(s.job.window_seconds, delay_s=1.0)
+    start = start_time_ns if start_time_ns is not None else start
+    base = base_time_ns if base_time_ns is not None else start - start % (s.job.window_seconds * 1_000_000_000)
+    cat = read_catalog(s.postgres)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop)
+    text = json.dumps(report.to_dict(), indent=2)
+    if report_file:
+        report_file.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def process(
+    bootstrap: Bootstrap = None,
+    parallelism: Parallelism = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the CTR job in Flink's local mini-cluster until Ctrl-C (it then cancels the job)."""
+    from ctrbench.flink_job.job import connector_jars, submit, wait_running
+    from ctrbench.kafka.topics import ensure_topics
+
+    _setup_logging(verbose)
+    s = _load_settings(bootstrap=bootstrap, parallelism=parallelism)
+    ensure_topics(s.kafka)
+    result = submit(s.kafka, s.job, connector_jars(s.job))
+    wait_running(result)
+    typer.echo("CTR job running; Ctrl-C to stop")
+    try:
+        result.wait()
+    except KeyboardInterrupt:
+        client = result.get_job_client()
+        if client is not None:
+            client.cancel().result()
+
+
+@app.command()
+def latency(
+    num_producers: NumProducers = None,
+    distribution: Distribution = None,
+    bootstrap: Bootstrap = None,
+    report_dir: ReportDir = None,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Seconds to wait for missing windows [LATENCY_TIMEOUT_SECONDS, 120]")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Verify the job's results against the events in Kafka and write the latency report.
+
+    --num-producers and --distribution only name the report file, as in the seed.
+    """
+    from ctrbench.latency.calculator import run_latency
+
+    _setup_logging(verbose)
+    s = _load_settings(num_producers=num_producers, distribution=distribution, bootstrap=bootstrap,
+                       report_dir=report_dir)
+    if timeout is not None:
+        s = type(s)(s.kafka, s.postgres, s.load, s.job, load(LatencySettings, report_dir=s.latency.report_dir,
+                                                                latency_timeout_seconds=timeout))
+    report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution)
+    typer.echo(report.table)
+    typer.echo(f"report: {report.csv_path}")
+    if not report.verification.ok:
+        raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}")
+
+
+@app.command("clear-topics")
+def clear_topics_cmd(bootstrap: Bootstrap = None, verbose: Verbose = False) -> None:
+    """Delete and re-create the events and results topics (LogAppendTime), waiting for each step."""
+    from ctrbench.kafka.topics import clear_topics
+
+    _setup_logging(verbose)
+    clear_topics(_load_settings(bootstrap=bootstrap).kafka)
+    typer.echo("topics cleared")
+
+
+@app.command("setup-db")
+def setup_db(seed: Seed = None, verbose: Verbose = False) -> None:
+    """Write the ad -> campaign mapping (NUM_CAMPAIGNS x ADS_PER_CAMPAIGN ads) to PostgreSQL."""
+    from ctrbench import catalog
+
+    _setup_logging(verbose)
+    s = _load_settings(seed=seed)
+    catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
+    typer.echo(f"wrote {s.load.num_campaigns * s.load.ads_per_campaign} ads")
+
+
+@app.command()
+def stack(verbose: Verbose = False) -> None:
+    """Start the embedded Kafka and PostgreSQL, print their settings as env exports, run until Ctrl-C."""
+    from ctrbench.pipeline import embedded_stack, settings_env
+
+    _setup_logging(verbose)
+    with embedded_stack(_load_settings()) as s:
+        for name, value in settings_env(s.kafka, s.postgres).items():
+            if name.startswith(("KAFKA_BOOTSTRAP", "POSTGRES_")):
+                typer.echo(f"export {name}={value}")
+        typer.echo("# stack running; Ctrl-C to stop", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors, meaningful exit codes, no stack traces."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="ctrbench", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        ctx_cmd = f" {exc.ctx.command_path}" if getattr(exc, "ctx", None) else ""
+        print(f"error: {exc.format_message()} (see{ctx_cmd or ' ctrbench'} --help)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except CtrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted; stopped everything that was started", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,147 @@
+"""A real PostgreSQL server (Debian's package) on 127.0.0.1 with its own data directory.
+
+The password is generated per instance and handed out through :meth:`settings`; nothing is kept
+in source. PostgreSQL refuses to run as root, so when we are root the server runs as the
+``postgres`` system user that Debian's package creates.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import psycopg2
+
+from ctrbench.embedded.process import free_port, stop_process, wait_until
+from ctrbench.errors import ServiceUnavailable
+from ctrbench.settings import PostgresSettings, load
+
+__all__ = ["EmbeddedPostgres", "postgres_bindir"]
+
+logger = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 60.0
+
+
+def postgres_bindir() -> Path:
+    """Directory with initdb/postgres of the newest installed Debian PostgreSQL."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_major, reverse=True)
+    if not candidates:
+        raise ServiceUnavailable("PostgreSQL server is not installed: run `make deps` "
+                                 "or `apt-get install -y postgresql`")
+    return Path(candidates[0]).parent
+
+
+def _major(path: str) -> int:
+    try:
+        return int(Path(path).parent.parent.name)
+    except ValueError:
+        return 0
+
+
+class EmbeddedPostgres:
+    """PostgreSQL on a free loopback port; a fresh cluster per instance, deleted on stop."""
+
+    def __init__(self, db: str = "ctr", user: str = "ctr") -> None:
+        self.db = db
+        self.user = user
+        self.port = 0
+        self._password = secrets.token_urlsafe(18)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dir: Path | None = None
+
+    def settings(self) -> PostgresSettings:
+        """Connection settings for this server."""
+        return load(PostgresSettings, postgres_host="127.0.0.1", postgres_port=self.port,
+                    postgres_db=self.db, postgres_user=self.user, postgres_password=self._password)
+
+    def start(self) -> EmbeddedPostgres:
+        """initdb, start the server, create the database; wait until it accepts connections."""
+        bindir = postgres_bindir()
+        self._dir = Path(tempfile.mkdtemp(prefix="ctrbench-pg-"))
+        run_as = _server_user()
+        data, sock = self._dir / "data", self._dir / "sock"
+        sock.mkdir()
+        pwfile = self._dir / "pw"
+        pwfile.write_text(self._password)
+        if run_as is not None:
+            shutil.chown(self._dir, run_as.pw_uid, run_as.pw_gid)
+            shutil.chown(sock, run_as.pw_uid, run_as.pw_gid)
+            shutil.chown(pwfile, run_as.pw_uid, run_as.pw_gid)
+        user_kw = {"user": run_as.pw_uid, "group": run_as.pw_gid} if run_as else {}
+        init = subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data), "-U", self.user, f"--pwfile={pwfile}",
+             "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"],
+            capture_output=True, text=True, check=False, **user_kw,  # type: ignore[arg-type]
+        )
+        pwfile.unlink()
+        if init.returncode != 0:
+            raise ServiceUnavailable(f"initdb failed: {init.stderr.strip()[-300:]}")
+        self.port = free_port()
+        log = (self._dir / "postgres.log").open("wb")
+        logger.info("starting PostgreSQL on 127.0.0.1:%d", self.port)
+        self._proc = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
+             "-k", str(sock), "-c", "fsync=off", "-c", "max_connections=50"],
+            stdout=log, stderr=subprocess.STDOUT, **user_kw,  # type: ignore[arg-type]
+        )
+        try:
+            wait_until(self._accepts, _START_TIMEOUT_S, "PostgreSQL",
+                       alive=lambda: self._proc is not None and self._proc.poll() is None)
+        except (TimeoutError, RuntimeError) as exc:
+            self.stop()
+            raise ServiceUnavailable(str(exc)) from None
+        return self
+
+    def _accepts(self) -> bool:
+        params = self.settings().dsn() | {"dbname": "postgres", "connect_timeout": 2}
+        try:
+            conn = psycopg2.connect(**params)
+        except psycopg2.OperationalError:
+            return False
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db,))
+                if cur.fetchone() is None:
+                    # Identifiers cannot be parameters; the name is ours, not user input.
+                    cur.execute(f'CREATE DATABASE "{self.db}"')
+        finally:
+            conn.close()
+        return True
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGTERM is 'smart', SIGINT is 'fast'); delete the data directory."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.send_signal(2)  # SIGINT: fast shutdown, do not wait for clients
+            stop_process(self._proc, "postgres", grace=30)
+            self._proc = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServiceUnavailable("running as root, but there is no `postgres` user to run the server as; "
+                                 "install Debian's postgresql package (make deps)") from None

@@ -1,0 +1,1 @@
+"""Kafka helpers shared by every service: topic administration and client configuration."""

@@ -1,0 +1,54 @@
+"""librdkafka configuration dictionaries built from :class:`KafkaSettings`."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ctrbench.errors import ConfigError
+from ctrbench.settings import KafkaSettings
+
+__all__ = ["PROFILES_FILE", "admin_config", "consumer_config", "producer_config", "producer_profiles"]
+
+PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
+
+
+@functools.cache
+def producer_profiles() -> dict[str, dict[str, Any]]:
+    """Named producer tuning profiles from ``profiles.yaml``."""
+    return yaml.safe_load(PROFILES_FILE.read_text())
+
+
+def _base(kafka: KafkaSettings) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": kafka.kafka_bootstrap_servers,
+        # Fail a request that cannot reach any broker instead of retrying forever.
+        "socket.connection.setup.timeout.ms": int(kafka.kafka_timeout_seconds * 1000),
+    }
+
+
+def admin_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """Configuration of an AdminClient."""
+    return _base(kafka)
+
+
+def producer_config(kafka: KafkaSettings, profile: str, **extra: Any) -> dict[str, Any]:
+    """Configuration of a Producer using the named profile."""
+    profiles = producer_profiles()
+    if profile not in profiles:
+        raise ConfigError(f"PRODUCER_PROFILE={profile!r}: unknown profile; choose one of {sorted(profiles)}")
+    return _base(kafka) | profiles[profile] | extra
+
+
+def consumer_config(kafka: KafkaSettings, group_id: str, **extra: Any) -> dict[str, Any]:
+    """Configuration of a Consumer that reads committed data only, from the beginning."""
+    return _base(kafka) | {
+        "group.id": group_id,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+    } | extra

@@ -1,0 +1,73 @@
+"""The latency calculator service: truth, results, verification, report files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ctrbench.latency.report import csv_name, per_window, percentiles, render_table, write_csv, write_summary
+from ctrbench.latency.results import Collected, collect_results
+from ctrbench.latency.truth import Expected, expected_results
+from ctrbench.latency.verify import Verification, verify
+from ctrbench.settings import KafkaSettings, LatencySettings
+
+__all__ = ["LatencyReport", "run_latency"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LatencyReport:
+    """Everything the run reports, with the paths of the files written."""
+
+    expected: Expected
+    collected: Collected
+    verification: Verification
+    csv_path: Path
+    summary_path: Path
+    summary: dict[str, Any]
+    table: str
+
+
+def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int, distribution: str,
+                run_info: dict[str, Any] | None = None) -> LatencyReport:
+    """Recompute the truth from ``events``, wait for the job's results, verify, and write the report.
+
+    The report is named from the run's actual values: ``producers`` and the events found in Kafka.
+    """
+    expected = expected_results(kafka)
+    logger.info("waiting for %d (window, campaign) results (timeout %.0f s)", len(expected.counts),
+                settings.latency_timeout_seconds)
+    collected = collect_results(kafka, set(expected.counts), settings.latency_timeout_seconds)
+    verification = verify(expected, collected)
+    rows = per_window(collected)
+    cells = list(collected.results.values())
+    e2e = percentiles([r.end_to_end_latency_ms for r in cells])
+    window_max = percentiles([r.max_latency_ms for r in rows])
+    close = percentiles([r.max_window_close_latency_ms for r in rows])
+    out_dir = Path(settings.report_dir)
+    csv_path = write_csv(out_dir / csv_name(producers, expected.events, distribution), rows)
+    summary = {
+        "run": run_info or {},
+        "events_in_kafka": expected.events,
+        "non_event_records": expected.skipped,
+        "windows": len(rows),
+        "cells_expected": len(expected.counts),
+        "cells_received": len(collected.results),
+        "latency_ms": {"end_to_end_per_cell": e2e, "end_to_end_per_window_max": window_max,
+                       "window_close_per_window_max": close},
+        "verification": {
+            "ok": verification.ok,
+            "matched": verification.matched,
+            "wrong": [str(m) for m in verification.mismatches],
+            "missing": [list(k) for k in verification.missing],
+            "unexpected": [list(k) for k in verification.unexpected],
+            "duplicates": verification.duplicates,
+        },
+        "csv": csv_path.name,
+    }
+    summary_path = write_summary(csv_path.with_suffix(".json"), summary)
+    table = render_table(e2e, close, window_max, verification, collected)
+    return LatencyReport(expected, collected, verification, csv_path, summary_path, summary, table)

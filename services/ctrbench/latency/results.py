@@ -1,0 +1,73 @@
+"""Collect the job's results from Kafka with the broker's append time of each record."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import orjson
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
+
+from ctrbench.kafka.reading import read_until
+from ctrbench.latency.truth import WindowKey
+from ctrbench.schema import WindowResult
+from ctrbench.settings import KafkaSettings
+
+__all__ = ["Collected", "collect_results", "parse_result"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Collected:
+    """First result per (window, campaign); re-emitted ones are counted as duplicates, not used."""
+
+    results: dict[WindowKey, WindowResult] = field(default_factory=dict)
+    duplicates: list[WindowResult] = field(default_factory=list)
+    malformed: int = 0
+    not_log_append_time: int = 0
+
+    def add(self, result: WindowResult) -> None:
+        key = (result.window_id, result.campaign_id)
+        if key in self.results:
+            self.duplicates.append(result)
+        else:
+            self.results[key] = result
+
+
+def parse_result(value: bytes, log_append_time_ms: int) -> WindowResult:
+    """One record of ``results`` into a :class:`WindowResult` (raises ValueError/KeyError if malformed)."""
+    rec = orjson.loads(value)
+    return WindowResult(
+        window_id=int(rec["window_id"]),
+        window_start=str(rec["window_start"]),
+        window_end=str(rec["window_end"]),
+        campaign_id=int(rec["campaign_id"]),
+        views=int(rec["views"]),
+        clicks=int(rec["clicks"]),
+        purchases=int(rec["purchases"]),
+        ctr=None if rec["ctr"] is None else float(rec["ctr"]),
+        max_source_log_append_time_ms=int(rec["max_source_log_append_time_ms"]),
+        result_log_append_time_ms=log_append_time_ms,
+    )
+
+
+def collect_results(kafka: KafkaSettings, expected: set[WindowKey], timeout: float) -> Collected:
+    """Read ``results`` until every expected (window, campaign) is in, or ``timeout`` seconds pass."""
+    out = Collected()
+    missing = set(expected)
+    for msg in read_until(kafka, kafka.results_topic, lambda: not missing, timeout):
+        ts_type, ts = msg.timestamp()
+        if ts_type != TIMESTAMP_LOG_APPEND_TIME:
+            out.not_log_append_time += 1
+        try:
+            result = parse_result(msg.value(), ts)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            out.malformed += 1
+            continue
+        out.add(result)
+        missing.discard((result.window_id, result.campaign_id))
+    if out.not_log_append_time:
+        logger.warning("%d results carried CreateTime, not LogAppendTime: latencies mix clocks",
+                       out.not_log_append_time)
+    return out

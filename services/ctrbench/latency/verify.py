@@ -1,0 +1,73 @@
+"""Compare the job's results with the truth: matches, wrong values, missing, duplicates, unexpected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ctrbench.latency.results import Collected
+from ctrbench.latency.truth import Expected, WindowKey
+
+__all__ = ["Mismatch", "Verification", "verify"]
+
+# CTR is a ratio of two counts; the job computes it in double precision like we do.
+_CTR_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One (window, campaign) whose result differs from the truth."""
+
+    window_id: int
+    campaign_id: int
+    field: str
+    expected: object
+    actual: object
+
+    def __str__(self) -> str:
+        return (f"window {self.window_id} campaign {self.campaign_id}: {self.field} "
+                f"expected {self.expected!r}, got {self.actual!r}")
+
+
+@dataclass
+class Verification:
+    """Outcome of comparing results with the truth; ``ok`` only when everything matches."""
+
+    matched: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    missing: list[WindowKey] = field(default_factory=list)
+    unexpected: list[WindowKey] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatches or self.missing or self.unexpected)
+
+    def summary(self) -> str:
+        return (f"{self.matched} matched, {len(self.mismatches)} wrong, {len(self.missing)} missing, "
+                f"{len(self.unexpected)} unexpected, {self.duplicates} duplicates")
+
+
+def verify(expected: Expected, collected: Collected) -> Verification:
+    """Check every expected cell against the job's first result for it."""
+    out = Verification(duplicates=len(collected.duplicates))
+    for key, counts in sorted(expected.counts.items()):
+        got = collected.results.get(key)
+        if got is None:
+            out.missing.append(key)
+            continue
+        wrong = [
+            Mismatch(key[0], key[1], name, want, have)
+            for name, want, have in (("views", counts["view"], got.views), ("clicks", counts["click"], got.clicks),
+                                     ("purchases", counts["purchase"], got.purchases))
+            if want != have
+        ]
+        want_ctr, have_ctr = expected.ctr(key), got.ctr
+        if (want_ctr is None) != (have_ctr is None) or (
+                want_ctr is not None and have_ctr is not None and abs(want_ctr - have_ctr) > _CTR_TOLERANCE):
+            wrong.append(Mismatch(key[0], key[1], "ctr", want_ctr, have_ctr))
+        if wrong:
+            out.mismatches.extend(wrong)
+        else:
+            out.matched += 1
+    out.unexpected = sorted(set(collected.results) - set(expected.counts))
+    return out

@@ -1,0 +1,172 @@
+"""One benchmark run, end to end: stack, topics, mapping, job, producers, end-of-run, report.
+
+Every stage is a real component: the embedded stack is a real Kafka broker and a real PostgreSQL
+server, the job runs in Flink's local mini-cluster, and each producer is its own OS process
+started with the same ``ctrbench produce`` command a Kubernetes pod runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+
+from ctrbench import catalog
+from ctrbench.errors import ConfigError, ServiceUnavailable
+from ctrbench.kafka.topics import clear_topics
+from ctrbench.latency.calculator import LatencyReport, run_latency
+from ctrbench.producer.end_of_run import send_end_of_run
+from ctrbench.schema import NS_PER_S
+from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings
+
+__all__ = ["Impl", "RunResult", "RunSettings", "embedded_stack", "run", "settings_env", "start_times"]
+
+logger = logging.getLogger(__name__)
+
+Impl = Literal["flink", "spark", "none"]
+# Producers need a moment to start (imports, schedule, catalog read) before their first event.
+_PRODUCER_START_DELAY_S = 3.0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """All settings of a run, one object per service."""
+
+    kafka: KafkaSettings
+    postgres: PostgresSettings
+    load: LoadSettings
+    job: JobSettings
+    latency: LatencySettings
+
+
+@dataclass
+class RunResult:
+    """What a run produced: producer reports and, unless skipped, the latency report."""
+
+    producers: list[dict[str, Any]] = field(default_factory=list)
+    report: LatencyReport | None = None
+
+    @property
+    def saturated(self) -> bool:
+        return any(p.get("saturated") for p in self.producers)
+
+
+def settings_env(*objs: Any) -> dict[str, str]:
+    """Settings objects as the environment variables they are read from (for child processes)."""
+    env: dict[str, str] = {}
+    for obj in objs:
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            env[name.upper()] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return env
+
+
+def start_times(window_seconds: int, delay_s: float = _PRODUCER_START_DELAY_S) -> tuple[int, int]:
+    """(start, base) in ns: producers start ``delay_s`` from now; base is the window boundary before."""
+    start = time.time_ns() + int(delay_s * NS_PER_S)
+    window_ns = window_seconds * NS_PER_S
+    return start, start - start % window_ns
+
+
+@contextlib.contextmanager
+def embedded_stack(settings: RunSettings) -> Iterator[RunSettings]:
+    """Start a real Kafka broker and PostgreSQL on loopback; yield settings pointing at them."""
+    from ctrbench.embedded.kafka_broker import EmbeddedKafka
+    from ctrbench.embedded.postgres import EmbeddedPostgres
+
+    with EmbeddedKafka() as kafka, EmbeddedPostgres() as pg:
+        yield RunSettings(
+            kafka=settings.kafka.model_copy(update={"kafka_bootstrap_servers": kafka.bootstrap_servers}),
+            postgres=pg.settings(),
+            load=settings.load,
+            job=settings.job,
+            latency=settings.latency,
+        )
+
+
+def _start_producers(s: RunSettings, start_ns: int, base_ns: int, report_dir: Path) -> list[subprocess.Popen[bytes]]:
+    env = os.environ | settings_env(s.kafka, s.postgres, s.load, s.job)
+    procs = []
+    for pid in range(s.load.num_producers):
+        cmd = [sys.executable, "-m", "ctrbench", "produce", "--producer-id", str(pid),
+               "--start-time-ns", str(start_ns), "--base-time-ns", str(base_ns),
+               "--report-file", str(report_dir / f"producer-{pid}.json")]
+        procs.append(subprocess.Popen(cmd, env=env))
+    return procs
+
+
+def _wait_producers(procs: list[subprocess.Popen[bytes]], report_dir: Path) -> list[dict[str, Any]]:
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        # Producers flush and report on SIGTERM; give them time so nothing is lost.
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=90)
+        raise
+    failed = [i for i, c in enumerate(codes) if c != 0]
+    if failed:
+        raise ServiceUnavailable(f"producers {failed} exited with errors (see their messages above)")
+    return [json.loads((report_dir / f"producer-{i}.json").read_text()) for i in range(len(procs))]
+
+
+def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
+    """Run the benchmark against the Kafka and PostgreSQL named in ``settings``."""
+    if impl == "spark":
+        raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
+    s = settings
+    clear_topics(s.kafka)
+    catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
+    result = RunResult()
+    with contextlib.ExitStack() as stack:
+        if impl == "flink":
+            from ctrbench.flink_job.job import connector_jars, submit, wait_running
+
+            table_result = submit(s.kafka, s.job, connector_jars(s.job))
+            stack.callback(_cancel, table_result)
+            wait_running(table_result)
+        report_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctrbench-run-")))
+        start_ns, base_ns = start_times(s.job.window_seconds)
+        procs = _start_producers(s, start_ns, base_ns, report_dir)
+        result.producers = _wait_producers(procs, report_dir)
+        last_event_ns = start_ns + int(s.load.duration_seconds * NS_PER_S)
+        send_end_of_run(s.kafka, base_ns, last_event_ns, s.job.window_seconds, s.job.watermark_delay_ms)
+        if impl == "flink" and not skip_consumers:
+            run_info = {
+                "impl": impl,
+                "num_producers": s.load.num_producers,
+                "events_per_producer": s.load.events_per_producer,
+                "duration_seconds": s.load.duration_seconds,
+                "distribution": s.load.distribution,
+                "seed": s.load.seed,
+                "base_time_ns": base_ns,
+                "producers": result.producers,
+                "generator_saturated": result.saturated,
+            }
+            result.report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution, run_info)
+    return result
+
+
+def _cancel(table_result: Any) -> None:
+    client = table_result.get_job_client()
+    if client is None:
+        return
+    try:
+        client.cancel().result()
+        logger.info("Flink job cancelled")
+    except Exception as exc:  # noqa: BLE001 - the job may already be gone; shutting down anyway
+        logger.debug("cancelling the Flink job: %s", exc)

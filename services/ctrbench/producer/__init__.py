@@ -1,0 +1,1 @@
+"""Load generator: MMPP/Poisson arrival schedules, event encoding, open-loop paced sending."""

@@ -1,0 +1,168 @@
+"""Typed settings for every ctrbench service, read in one place.
+
+Each service has its own settings class. Values come from, highest priority first:
+explicit keyword arguments (the CLI's options), environment variables (the seed's
+upper-case names, e.g. ``EVENTS_PER_PRODUCER``), the YAML file named by
+``CTR_CONFIG_FILE`` (the Kubernetes ConfigMap mounted into the pod), then defaults.
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from ctrbench.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "Distribution",
+    "JobSettings",
+    "KafkaSettings",
+    "LatencySettings",
+    "LoadSettings",
+    "PostgresSettings",
+    "load",
+]
+
+CONFIG_FILE_ENV = "CTR_CONFIG_FILE"
+
+Distribution = Literal["mmpp", "normal"]
+
+
+class _Settings(BaseSettings):
+    """Base: env names are the field names upper-cased; a mounted YAML file fills the gaps."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = os.environ.get(CONFIG_FILE_ENV)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file:
+            if not os.path.isfile(yaml_file):
+                raise ConfigError(f"{CONFIG_FILE_ENV}={yaml_file}: no such file; unset it or mount the ConfigMap")
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+_S = TypeVar("_S", bound=_Settings)
+
+
+class KafkaSettings(_Settings):
+    """Where the broker is and how the two topics look."""
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
+    events_topic: str = Field("events", description="Topic the producers write events to")
+    results_topic: str = Field("results", description="Topic the CTR job writes window results to")
+    events_partitions: int = Field(3, ge=1, le=1024, description="Partitions of the events topic")
+    results_partitions: int = Field(1, ge=1, le=1024, description="Partitions of the results topic")
+    kafka_timeout_seconds: float = Field(
+        15.0, gt=0, le=600, description="How long to wait for the broker before giving up"
+    )
+
+
+class PostgresSettings(_Settings):
+    """The database that holds the ad -> campaign mapping. The password never has a default."""
+
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host")
+    postgres_port: int = Field(5432, ge=1, le=65535, description="PostgreSQL port")
+    postgres_db: str = Field("ctr", description="Database name")
+    postgres_user: str = Field("ctr", description="Database user")
+    postgres_password: SecretStr = Field(SecretStr(""), description="Database password (from a Secret)")
+
+    def dsn(self) -> dict[str, Any]:
+        """Keyword arguments for ``psycopg2.connect``."""
+        return {
+            "host": self.postgres_host,
+            "port": self.postgres_port,
+            "dbname": self.postgres_db,
+            "user": self.postgres_user,
+            "password": self.postgres_password.get_secret_value(),
+            "connect_timeout": 10,
+        }
+
+
+class LoadSettings(_Settings):
+    """The load the producers generate (the seed's names and meanings)."""
+
+    num_producers: int = Field(3, ge=1, le=1024, description="Number of producer processes")
+    events_per_producer: int = Field(60_000, ge=1, description="Events each producer sends over the run")
+    duration_seconds: float = Field(60.0, gt=0, le=86_400, description="Length of the run in seconds")
+    distribution: Distribution = Field("mmpp", description="Arrival process: mmpp (bursty) or normal (Poisson)")
+    seed: int = Field(42, ge=0, description="Run seed; each producer derives its own from (seed, producer id)")
+    num_campaigns: int = Field(10, ge=1, le=1_000_000, description="Number of campaigns")
+    ads_per_campaign: int = Field(100, ge=1, le=1_000_000, description="Ads per campaign")
+    mmpp_rate_ratio: float = Field(
+        5.0, ge=1.0, le=1000.0, description="MMPP: event rate in the high state / rate in the low state"
+    )
+    mmpp_mean_low_seconds: float = Field(8.0, gt=0, description="MMPP: mean time spent in the low state")
+    mmpp_mean_high_seconds: float = Field(2.0, gt=0, description="MMPP: mean time spent in the high state")
+    producer_profile: str = Field("throughput", description="Kafka client profile: throughput or latency")
+
+    @property
+    def mean_rate(self) -> float:
+        """Target mean events/s of one producer."""
+        return self.events_per_producer / self.duration_seconds
+
+
+class JobSettings(_Settings):
+    """The CTR job (PyFlink Table API)."""
+
+    parallelism: int = Field(1, ge=1, le=256, description="Flink parallelism of the job")
+    window_seconds: int = Field(10, ge=1, le=3600, description="Tumbling window size in seconds")
+    watermark_delay_ms: int = Field(
+        1000, ge=0, le=600_000, description="Bounded out-of-orderness of event time, in ms"
+    )
+    source_idle_timeout_ms: int = Field(
+        5000, ge=0, description="table.exec.source.idle-timeout: idle partitions stop holding back windows"
+    )
+    consumer_group: str = Field("ctr-flink", description="Kafka consumer group of the job's source")
+    flink_jars: str = Field(
+        "", description="Extra jars for pipeline.jars (';'-separated file URLs); empty: resolve locally"
+    )
+
+
+class LatencySettings(_Settings):
+    """The latency calculator and verifier."""
+
+    report_dir: str = Field(".", description="Directory the CSV report is written to")
+    latency_timeout_seconds: float = Field(
+        120.0, gt=0, description="Give up waiting for missing windows after this many seconds"
+    )
+
+
+def load(cls: type[_S], **overrides: Any) -> _S:
+    """Build ``cls`` from the environment and ``overrides`` (``None`` values are ignored).
+
+    A bad value raises :class:`ConfigError` naming the setting, the value and the accepted range.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+        value = err.get("input")
+        parts.append(f"{name}={value!r}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(parts)
