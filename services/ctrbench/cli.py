@@ -72,6 +72,7 @@ def _setup_logging(verbose: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
+    logging.getLogger("ctrbench.librdkafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def _load_settings(num_producers: int | None = None, events_per_producer: int | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,14 @@ import yaml
 from ctrbench.errors import ConfigError
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["PROFILES_FILE", "admin_config", "consumer_config", "producer_config", "producer_profiles"]
+__all__ = ["CLIENT_LOGGER", "PROFILES_FILE", "admin_config", "consumer_config", "producer_config", "producer_profiles"]
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
+
+# librdkafka's own log lines (e.g. every refused connection while a broker is down) go through
+# Python logging under this name; the CLI shows them only with --verbose. Failures still surface
+# as exceptions and delivery errors.
+CLIENT_LOGGER = logging.getLogger("ctrbench.librdkafka")
 
 
 @functools.cache
@@ -27,6 +33,7 @@ def _base(kafka: KafkaSettings) -> dict[str, Any]:
         "bootstrap.servers": kafka.kafka_bootstrap_servers,
         # Fail a request that cannot reach any broker instead of retrying forever.
         "socket.connection.setup.timeout.ms": int(kafka.kafka_timeout_seconds * 1000),
+        "logger": CLIENT_LOGGER,
     }
 
 
