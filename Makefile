@@ -13,8 +13,13 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := openjdk-17-jdk-headless maven postgresql
 ARGS ?=
 PYTEST_ARGS ?=
+# helm for the chart tests, built from the Go module proxy (no binary downloads here).
+# A plain go build defaults its Kubernetes version to 1.20: the tests pass --kube-version.
+HELM_VERSION := v3.19.0
+CACHE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ctrbench
+HELM := $(CACHE_DIR)/bin/helm
 
-.PHONY: help deps system-deps jars run test lint clean
+.PHONY: help deps system-deps jars helm run test clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,13 +40,20 @@ system-deps: ## Install JDK 17, Maven and PostgreSQL from Debian if any is missi
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[flink,dev]'
 	touch $@
 
 jars: $(STAMP) ## Resolve the Kafka broker and Flink connector jars from Maven Central (cached)
 	$(BIN)/python -c 'from ctrbench.embedded import jars; [print(jars.resolve(p)) for p in ("kafka-broker", "flink-connectors")]'
 
-deps: system-deps $(STAMP) jars ## Install everything the pipeline and the tests need
+$(HELM):
+	@command -v go >/dev/null || { echo "Go is needed to build helm (go install); install Go 1.24+"; exit 1; }
+	@echo "building helm $(HELM_VERSION) with go install (first run only, a few minutes)"
+	GOBIN=$(CACHE_DIR)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM) ## Build helm into the ctrbench cache (for the chart tests)
+
+deps: system-deps $(STAMP) jars $(HELM) ## Install everything the pipeline and the tests need
 
 run: deps ## Run the benchmark on the embedded stack (extra options: make run ARGS="--duration 30")
 	$(BIN)/ctrbench run $(ARGS)

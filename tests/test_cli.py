@@ -45,7 +45,7 @@ def test_unreachable_broker_fails_fast_with_one_line():
 
 def test_help_lists_every_command_and_seed_option():
     out = _cli("--help").stdout
-    for command in ("run", "produce", "process", "latency", "clear-topics", "setup-db", "stack"):
+    for command in ("run", "produce", "process", "latency", "clear-topics", "setup", "stack"):
         assert command in out
     run_help = _cli("run", "--help").stdout
     for option in ("--impl", "--skip-consumers", "--num-producers", "--events-per-producer", "--duration",

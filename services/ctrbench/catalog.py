@@ -93,12 +93,12 @@ def read_catalog(pg: PostgresSettings) -> AdCatalog:
                 cur.execute(f"SELECT ad_id, campaign_id, ad_type FROM {TABLE} ORDER BY ad_id")
             except psycopg2.errors.UndefinedTable:
                 raise ServiceUnavailable(
-                    f"PostgreSQL has no table {TABLE}: run `ctrbench setup-db` (or `ctrbench run`) first"
+                    f"PostgreSQL has no table {TABLE}: run `ctrbench setup` (or `ctrbench run`) first"
                 ) from None
             rows = cur.fetchall()
     finally:
         conn.close()
     if not rows:
-        raise ServiceUnavailable(f"PostgreSQL table {TABLE} is empty: run `ctrbench setup-db` first")
+        raise ServiceUnavailable(f"PostgreSQL table {TABLE} is empty: run `ctrbench setup` first")
     ad_ids, campaigns, types = zip(*rows, strict=True)
     return AdCatalog(tuple(ad_ids), np.asarray(campaigns, dtype=np.int64), tuple(types))

@@ -171,8 +171,13 @@ def produce(
     start_time_ns: Annotated[int | None, typer.Option(
         "--start-time-ns", help="Wall-clock time (ns) of the schedule's start; default: now + 1 s")] = None,
     base_time_ns: Annotated[int | None, typer.Option(
-        "--base-time-ns", help="Run base time (ns) that window ids count from; default: window boundary before start")] = None,
+        "--base-time-ns", help="Run base time (ns) window ids count from [BASE_TIME_NS]; "
+                               "default: the window boundary before start")] = None,
     report_file: Annotated[Path | None, typer.Option("--report-file", help="Write the producer report (JSON) here")] = None,
+    wait_seconds: Annotated[float, typer.Option(
+        "--wait-seconds", help="Wait this long for PostgreSQL and the mapping to be ready (pods start in any order)")] = 0,
+    hold: Annotated[bool, typer.Option(
+        "--hold", help="After sending, stay up until SIGTERM (a StatefulSet pod must not exit and resend)")] = False,
     events_per_producer: EventsPerProducer = None,
     duration: Duration = None,
     distribution: Distribution = None,
@@ -184,7 +189,6 @@ def produce(
 
     SIGTERM or Ctrl-C stops scheduling; every event already handed to Kafka is flushed and counted.
     """
-    from ctrbench.catalog import read_catalog
     from ctrbench.pipeline import start_times
     from ctrbench.producer.runner import run_producer
 
@@ -193,10 +197,13 @@ def produce(
     pid = producer_id if producer_id is not None else _producer_id_from_hostname()
     if pid < 0:
         raise ConfigError(f"--producer-id={pid}: must be >= 0")
-    start, base = start_times(s.job.window_seconds, delay_s=1.0)
-    start = start_time_ns if start_time_ns is not None else start
-    base = base_time_ns if base_time_ns is not None else start - start % (s.job.window_seconds * 1_000_000_000)
-    cat = read_catalog(s.postgres)
+    start = start_time_ns if start_time_ns is not None else start_times(s.job.window_seconds, delay_s=1.0)[0]
+    base = base_time_ns if base_time_ns is not None else s.load.base_time_ns
+    if not base:
+        base = start - start % (s.job.window_seconds * 1_000_000_000)
+    if base > start:
+        raise ConfigError(f"BASE_TIME_NS={base} is after the producer's start {start}: it must be earlier")
+    cat = _wait_for_catalog(s.postgres, wait_seconds)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -206,6 +213,23 @@ def produce(
         report_file.write_text(text + "\n")
     else:
         typer.echo(text)
+    if hold:
+        stop.wait()
+
+
+def _wait_for_catalog(pg: PostgresSettings, wait_seconds: float) -> Any:
+    from ctrbench.catalog import read_catalog
+    from ctrbench.errors import ServiceUnavailable
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return read_catalog(pg)
+        except ServiceUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise
+            logger.info("waiting for the ad catalog: %s", exc)
+            time.sleep(2)
 
 
 @app.command()
@@ -240,13 +264,17 @@ def latency(
     report_dir: ReportDir = None,
     timeout: Annotated[float | None, typer.Option(
         "--timeout", help="Seconds to wait for missing windows [LATENCY_TIMEOUT_SECONDS, 120]")] = None,
+    end_of_run: Annotated[bool, typer.Option(
+        "--end-of-run", help="First wait until `events` holds NUM_PRODUCERS x EVENTS_PER_PRODUCER events, then "
+                             "write the end-of-run markers that close the last window (Kubernetes Job)")] = False,
     verbose: Verbose = False,
 ) -> None:
     """Verify the job's results against the events in Kafka and write the latency report.
 
-    --num-producers and --distribution only name the report file, as in the seed.
+    --num-producers and --distribution also name the report file, as in the seed.
     """
     from ctrbench.latency.calculator import run_latency
+    from ctrbench.producer.end_of_run import close_run
 
     _setup_logging(verbose)
     s = _load_settings(num_producers=num_producers, distribution=distribution, bootstrap=bootstrap,
@@ -254,6 +282,8 @@ def latency(
     if timeout is not None:
         s = type(s)(s.kafka, s.postgres, s.load, s.job, load(LatencySettings, report_dir=s.latency.report_dir,
                                                                 latency_timeout_seconds=timeout))
+    if end_of_run:
+        close_run(s.kafka, s.load, s.job, s.latency.latency_timeout_seconds)
     report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution)
     typer.echo(report.table)
     typer.echo(f"report: {report.csv_path}")
@@ -271,15 +301,28 @@ def clear_topics_cmd(bootstrap: Bootstrap = None, verbose: Verbose = False) -> N
     typer.echo("topics cleared")
 
 
-@app.command("setup-db")
-def setup_db(seed: Seed = None, verbose: Verbose = False) -> None:
-    """Write the ad -> campaign mapping (NUM_CAMPAIGNS x ADS_PER_CAMPAIGN ads) to PostgreSQL."""
+@app.command()
+def setup(
+    topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Create the topics if missing")] = True,
+    db: Annotated[bool, typer.Option(
+        "--db/--no-db", help="Write the ad -> campaign mapping (NUM_CAMPAIGNS x ADS_PER_CAMPAIGN ads)")] = True,
+    seed: Seed = None,
+    bootstrap: Bootstrap = None,
+    verbose: Verbose = False,
+) -> None:
+    """Prepare a run: create the topics (LogAppendTime) and write the mapping to PostgreSQL. Idempotent."""
     from ctrbench import catalog
+    from ctrbench.kafka.topics import ensure_topics
 
     _setup_logging(verbose)
-    s = _load_settings(seed=seed)
-    catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
-    typer.echo(f"wrote {s.load.num_campaigns * s.load.ads_per_campaign} ads")
+    s = _load_settings(seed=seed, bootstrap=bootstrap)
+    if topics:
+        ensure_topics(s.kafka)
+        typer.echo(f"topics {s.kafka.events_topic} and {s.kafka.results_topic} ready")
+    if db:
+        catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns,
+                                                           s.load.ads_per_campaign))
+        typer.echo(f"wrote {s.load.num_campaigns * s.load.ads_per_campaign} ads to PostgreSQL")
 
 
 @app.command()

@@ -114,6 +114,9 @@ class LoadSettings(_Settings):
     mmpp_mean_low_seconds: float = Field(8.0, gt=0, description="MMPP: mean time spent in the low state")
     mmpp_mean_high_seconds: float = Field(2.0, gt=0, description="MMPP: mean time spent in the high state")
     producer_profile: str = Field("throughput", description="Kafka client profile: throughput or latency")
+    base_time_ns: int = Field(
+        0, ge=0, description="Run base time (ns since epoch) window ids count from; 0: the window boundary "
+        "before the producer's start. Set it when producers start separately (Kubernetes)")
 
     @property
     def mean_rate(self) -> float:

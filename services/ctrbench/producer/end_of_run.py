@@ -13,6 +13,7 @@ watermark for good, so a lagging producer's later events would arrive late and b
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import Producer
 
@@ -21,9 +22,11 @@ from ctrbench.kafka.config import producer_config
 from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.producer.events import encode_event
 from ctrbench.schema import END_OF_RUN, NS_PER_MS, NS_PER_S, window_id_of
-from ctrbench.settings import KafkaSettings
+from ctrbench.settings import JobSettings, KafkaSettings, LoadSettings
 
-__all__ = ["marker_time_ns", "send_end_of_run"]
+__all__ = ["close_run", "event_count", "marker_time_ns", "send_end_of_run"]
+
+logger = logging.getLogger(__name__)
 
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -47,5 +50,41 @@ def send_end_of_run(kafka: KafkaSettings, base_time_ns: int, last_event_ns: int,
         producer.produce(kafka.events_topic, record, partition=p)
     if producer.flush(kafka.kafka_timeout_seconds) != 0:
         raise ServiceUnavailable("end-of-run markers were not acknowledged by the broker")
-    logging.getLogger(__name__).info("end-of-run markers written to %d partitions", len(partitions))
+    logger.info("end-of-run markers written to %d partitions", len(partitions))
     return len(partitions)
+
+
+def event_count(kafka: KafkaSettings) -> int:
+    """Records in ``events`` (sum of partition end offsets; producers are idempotent)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": kafka.kafka_bootstrap_servers, "group.id": "ctrbench-count"})
+    try:
+        parts = partitions_of(admin_client(kafka), kafka.events_topic)
+        return sum(consumer.get_watermark_offsets(TopicPartition(kafka.events_topic, p),
+                                                  timeout=kafka.kafka_timeout_seconds)[1] for p in parts)
+    finally:
+        consumer.close()
+
+
+def close_run(kafka: KafkaSettings, load: LoadSettings, job: JobSettings, timeout: float) -> None:
+    """For producers started elsewhere (a StatefulSet): wait for all their events, then end the run.
+
+    Every event is in Kafka by then and was sent no earlier than its event time, so "now" bounds
+    the last event time from above.
+    """
+    expected = load.num_producers * load.events_per_producer
+    deadline = time.monotonic() + timeout
+    last_logged = 0.0
+    while (have := event_count(kafka)) < expected:
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(f"only {have} of {expected} events arrived in {kafka.events_topic} "
+                                     f"within {timeout:.0f} s; are all {load.num_producers} producers running?")
+        if time.monotonic() - last_logged > 10:
+            logger.info("waiting for producers: %d of %d events in %s", have, expected, kafka.events_topic)
+            last_logged = time.monotonic()
+        time.sleep(1)
+    base = load.base_time_ns
+    if not base:
+        raise ServiceUnavailable("BASE_TIME_NS is not set: the producers' base time is needed to end the run")
+    send_end_of_run(kafka, base, time.time_ns(), job.window_seconds, job.watermark_delay_ms)

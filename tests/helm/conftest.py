@@ -1,0 +1,63 @@
+"""Helm rendering fixtures. A real helm binary renders the chart; no Kubernetes cluster is needed
+(none can run here), so these tests check what `helm install` would send, not how a cluster reacts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ctrbench.embedded.jars import cache_root
+
+CHART = Path(__file__).resolve().parents[2] / "helm"
+KUBE_VERSION = "1.31.0"
+
+
+def helm_binary() -> str:
+    """helm built by `make deps` (go install) into the ctrbench cache, else one on PATH."""
+    built = cache_root() / "bin" / "helm"
+    found = os.environ.get("HELM_BIN") or (str(built) if built.exists() else shutil.which("helm"))
+    if not found:
+        pytest.fail("helm is not installed: run `make deps` (builds it with go install)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def helm() -> Callable[..., subprocess.CompletedProcess[str]]:
+    binary = helm_binary()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([binary, *args], capture_output=True, text=True, timeout=120, check=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def render(helm) -> Callable[..., list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    """Render the chart with values files from helm/ci and --set pairs; return the documents."""
+
+    def _render(*values_files: str, sets: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        args = ["template", "ctr", str(CHART), "--namespace", "bench", "--kube-version", KUBE_VERSION]
+        for f in values_files:
+            args += ["-f", str(CHART / "ci" / f)]
+        for k, v in (sets or {}).items():
+            args += ["--set", f"{k}={v}"]
+        proc = helm(*args)
+        assert proc.returncode == 0, proc.stderr
+        return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+    return _render
+
+
+def find(docs: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
+    """The one document of ``kind`` whose component label is ``component``."""
+    hits = [d for d in docs if d["kind"] == kind
+            and d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+    assert len(hits) == 1, f"{len(hits)} {kind} for component {component}"
+    return hits[0]

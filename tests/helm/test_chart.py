@@ -1,0 +1,152 @@
+"""The `ctr` chart: lint, scenarios from helm/ci, schema checks, and the contract with the services."""
+
+from __future__ import annotations
+
+import json
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings
+from tests.helm.conftest import CHART, KUBE_VERSION, find
+
+SCENARIOS = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
+BUILTIN_GROUPS = ("v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_lint_strict(helm, scenario):
+    proc = helm("lint", "--strict", str(CHART), "-f", str(CHART / "ci" / scenario), "--kube-version", KUBE_VERSION)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_builtin_kinds_match_kubernetes_schemas(render, scenario):
+    checked = 0
+    for doc in render(scenario):
+        if doc["apiVersion"] in BUILTIN_GROUPS:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+            checked += 1
+    assert checked >= 8
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_resource_has_the_standard_labels(render, scenario):
+    for doc in render(scenario):
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "ctr"
+        assert labels["app.kubernetes.io/instance"] == "ctr"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert "app.kubernetes.io/component" in labels
+
+
+def test_run_config_is_read_by_the_services_settings(render, tmp_path, monkeypatch):
+    """The ConfigMap's run.yaml must load through ctrbench.settings, exactly as a pod reads it."""
+    config = find(render("01-defaults-values.yaml"), "ConfigMap", "config")
+    path = tmp_path / "run.yaml"
+    path.write_text(config["data"]["run.yaml"])
+    monkeypatch.setenv("CTR_CONFIG_FILE", str(path))
+    load, kafka, pg = LoadSettings(), KafkaSettings(), PostgresSettings()
+    assert (load.num_producers, load.events_per_producer, load.distribution) == (3, 60000, "mmpp")
+    assert load.base_time_ns == 1_800_000_000_000_000_000
+    assert kafka.kafka_bootstrap_servers == "ctr-kafka:9092"
+    assert (pg.postgres_host, pg.postgres_db) == ("ctr-postgresql", "ctr")
+    assert JobSettings().watermark_delay_ms == 1000 and LatencySettings().report_dir == "/reports"
+    # Any setting the chart writes that no service knows would be silently ignored: refuse it.
+    known = set()
+    for cls in (LoadSettings, KafkaSettings, PostgresSettings, JobSettings, LatencySettings):
+        known |= set(cls.model_fields)
+    assert set(yaml.safe_load(path.read_text())) <= known
+
+
+def test_base_time_defaults_to_install_time_rounded_to_the_window(render):
+    config = find(render(), "ConfigMap", "config")
+    base = yaml.safe_load(config["data"]["run.yaml"])["base_time_ns"]
+    assert base > 1_700_000_000 * 10**9 and base % (10 * 10**9) == 0
+
+
+def test_producers_one_pod_per_producer_hardened(render):
+    sts = find(render("01-defaults-values.yaml", sets={"run.numProducers": "5"}), "StatefulSet", "producer")
+    assert sts["spec"]["replicas"] == 5
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    pod = sts["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["args"][:2] == ["produce", "--hold"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["image"] == "ctrbench/producer:0.1.0"
+    password = next(e for e in container["env"] if e["name"] == "POSTGRES_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "ctr-postgresql", "key": "password"}
+
+
+def test_flink_deployment_runs_the_python_job(render):
+    fd = find(render("01-defaults-values.yaml", sets={"flink.parallelism": "2"}), "FlinkDeployment", "flink")
+    spec = fd["spec"]
+    assert spec["flinkVersion"] == "v2_2"
+    assert spec["job"]["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+    assert spec["job"]["args"][-2:] == ["-py", "/opt/flink/usrlib/ctr_job.py"]
+    assert spec["job"]["parallelism"] == 2
+    assert spec["flinkConfiguration"]["parallelism.default"] == "2"
+    assert spec["flinkConfiguration"]["metrics.reporter.prom.port"] == "9249"
+
+
+def test_flink_configuration_overrides_merge(render):
+    fd = find(render("01-defaults-values.yaml", sets={"flink.flinkConfiguration.state\\.backend\\.type": "rocksdb"}),
+              "FlinkDeployment", "flink")
+    conf = fd["spec"]["flinkConfiguration"]
+    assert conf["state.backend.type"] == "rocksdb" and conf["taskmanager.numberOfTaskSlots"] == "2"
+
+
+def test_external_services_deploy_neither_kafka_nor_postgres(render):
+    docs = render("02-external-services-values.yaml")
+    components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in docs if d["kind"] == "StatefulSet"}
+    assert components == {"producer"}
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    run = yaml.safe_load(find(docs, "ConfigMap", "config")["data"]["run.yaml"])
+    assert run["kafka_bootstrap_servers"] == "my-cluster-kafka-bootstrap.kafka:9092"
+    assert run["postgres_host"] == "postgres.db.svc"
+    env = find(docs, "Job", "latency")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert next(e for e in env if e["name"] == "POSTGRES_PASSWORD")["valueFrom"]["secretKeyRef"]["name"] == "ctr-db"
+
+
+def test_monitoring_scenario(render):
+    docs = render("03-monitoring-values.yaml")
+    pm = find(docs, "PodMonitor", "monitoring")
+    assert pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert pm["spec"]["podMetricsEndpoints"][0]["interval"] == "15s"
+    image = find(docs, "StatefulSet", "producer")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("ctrbench/producer@sha256:")
+    job = find(docs, "Job", "latency")["spec"]["template"]["spec"]
+    assert next(v for v in job["volumes"] if v["name"] == "reports")["persistentVolumeClaim"]["claimName"] == "ctr-latency"
+
+
+def test_dashboard_configmap_carries_sidecar_label_and_valid_json(render):
+    docs = [d for d in render() if d["kind"] == "ConfigMap"
+            and d["metadata"]["labels"]["app.kubernetes.io/component"] == "monitoring"]
+    assert len(docs) == 1
+    assert docs[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(docs[0]["data"]["ctr-pipeline.json"])
+    assert dashboard["uid"] == "ctr-pipeline"
+    assert any("ctr_window_latency_seconds" in t["expr"] for p in dashboard["panels"] for t in p["targets"])
+
+
+def test_latency_role_allows_only_its_report_configmap(render):
+    role = find(render(), "Role", "latency")
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["ctr-latency-report"],
+         "verbs": ["get", "update", "patch"]},
+    ]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("run.distribution", "uniform", "/run/distribution"),
+    ("run.numProducers", "0", "/run/numProducers"),
+    ("kafka.deploy", "false", "kafka.bootstrapServers is required"),
+])
+def test_bad_values_are_refused_with_the_key(helm, key, value, message):
+    proc = helm("template", "ctr", str(CHART), "--set", f"{key}={value}", "--kube-version", KUBE_VERSION)
+    assert proc.returncode != 0
+    assert message in proc.stderr
