@@ -9,8 +9,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the embedded stack needs: a JDK for Kafka and Flink, Maven to fetch jars,
-# PostgreSQL's server binaries. Only installed when a command is missing.
-APT_PACKAGES := openjdk-17-jdk-headless maven postgresql
+# PostgreSQL's server binaries, shellcheck for the k8s scripts. Only installed when a command is missing.
+APT_PACKAGES := openjdk-17-jdk-headless maven postgresql shellcheck
 ARGS ?=
 PYTEST_ARGS ?=
 # helm for the chart tests, built from the Go module proxy (no binary downloads here).
@@ -28,6 +28,7 @@ system-deps: ## Install JDK 17, Maven and PostgreSQL from Debian if any is missi
 	@missing=0; \
 	command -v java >/dev/null || missing=1; \
 	command -v mvn >/dev/null || missing=1; \
+	command -v shellcheck >/dev/null || missing=1; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing=1; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing=1; \
 	if [ $$missing = 1 ]; then \
