@@ -207,7 +207,14 @@ def produce(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop)
+    metrics = None
+    if s.load.metrics_port:
+        from ctrbench.producer.metrics import ProducerMetrics
+
+        metrics = ProducerMetrics(pid)
+        metrics.serve(s.load.metrics_port, s.load.metrics_addr)
+        logger.info("metrics on http://%s:%d/metrics", s.load.metrics_addr, s.load.metrics_port)
+    report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop, metrics)
     text = json.dumps(report.to_dict(), indent=2)
     if report_file:
         report_file.write_text(text + "\n")
@@ -323,6 +330,26 @@ def setup(
         catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns,
                                                            s.load.ads_per_campaign))
         typer.echo(f"wrote {s.load.num_campaigns * s.load.ads_per_campaign} ads to PostgreSQL")
+
+
+@app.command("bench-producer")
+def bench_producer(
+    events: Annotated[int, typer.Option("--events", min=1000, help="Events ctrbench's producer sends")] = 1_000_000,
+    baseline_events: Annotated[int, typer.Option(
+        "--baseline-events", min=1000, help="Events the naive baseline sends (it is slow)")] = 200_000,
+    profile: Annotated[str, typer.Option("--profile", help="Client profile for ctrbench's producer")] = "throughput",
+    bootstrap: Bootstrap = None,
+    verbose: Verbose = False,
+) -> None:
+    """Benchmark: acknowledged events/s of one producer process vs the seed's naive producer, same broker.
+
+    Starts an embedded broker unless --bootstrap-servers is given. Prints both rates and their ratio.
+    """
+    from ctrbench.producer.bench import run_benchmark
+
+    _setup_logging(verbose)
+    result = run_benchmark(events, baseline_events, profile, bootstrap)
+    typer.echo(result.render())
 
 
 @app.command()

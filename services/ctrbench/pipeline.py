@@ -100,10 +100,12 @@ def _start_producers(s: RunSettings, start_ns: int, base_ns: int, report_dir: Pa
     env = os.environ | settings_env(s.kafka, s.postgres, s.load, s.job)
     procs = []
     for pid in range(s.load.num_producers):
+        # Producers share a host here: give each its own metrics port (METRICS_PORT + id).
+        port = {"METRICS_PORT": str(s.load.metrics_port + pid)} if s.load.metrics_port else {}
         cmd = [sys.executable, "-m", "ctrbench", "produce", "--producer-id", str(pid),
                "--start-time-ns", str(start_ns), "--base-time-ns", str(base_ns),
                "--report-file", str(report_dir / f"producer-{pid}.json")]
-        procs.append(subprocess.Popen(cmd, env=env))
+        procs.append(subprocess.Popen(cmd, env=env | port))
     return procs
 
 

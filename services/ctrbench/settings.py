@@ -113,7 +113,10 @@ class LoadSettings(_Settings):
     )
     mmpp_mean_low_seconds: float = Field(8.0, gt=0, description="MMPP: mean time spent in the low state")
     mmpp_mean_high_seconds: float = Field(2.0, gt=0, description="MMPP: mean time spent in the high state")
-    producer_profile: str = Field("throughput", description="Kafka client profile: throughput or latency")
+    producer_profile: str = Field(
+        "throughput", description="Kafka client profile from kafka/profiles.yaml: throughput, latency, exactly-once")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Producer /metrics port; 0: no metrics endpoint")
+    metrics_addr: str = Field("127.0.0.1", description="Address the producer's /metrics listens on")
     base_time_ns: int = Field(
         0, ge=0, description="Run base time (ns since epoch) window ids count from; 0: the window boundary "
         "before the producer's start. Set it when producers start separately (Kubernetes)")

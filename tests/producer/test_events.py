@@ -20,7 +20,7 @@ BASE = 1_800_000_000 * NS_PER_S
 def _stream(seed: int, producer_id: int, distribution: str = "mmpp") -> list[bytes]:
     s = load(LoadSettings, events_per_producer=5000, duration_seconds=30, seed=seed, distribution=distribution)
     cat = catalog.generate(s.seed, s.num_campaigns, s.ads_per_campaign)
-    return build_schedule(s, producer_id, cat, START, BASE, 10).payloads
+    return build_schedule(s, producer_id, cat, START, BASE, 10).events.payloads
 
 
 def _digest(payloads: list[bytes]) -> str:

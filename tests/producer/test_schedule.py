@@ -45,3 +45,28 @@ def test_rate_in_high_state_is_ratio_times_low():
     high_time = float(((path.ends - path.starts) * path.high).sum())
     ratio = (in_high.sum() / high_time) / ((~in_high).sum() / (4_000.0 - high_time))
     assert ratio == pytest.approx(5.0, rel=0.03)
+
+
+def _mmpp_idc(window: float, low: float, high: float, mean_low: float, mean_high: float) -> float:
+    """Index of dispersion of counts in windows of ``window`` s for a two-state MMPP (theory).
+
+    IDC(t) = 1 + 2 (l1 - l2)^2 r1 r2 / ((r1 + r2)^3 m) * (1 - (1 - exp(-(r1 + r2) t)) / ((r1 + r2) t)),
+    with switching rates r1 = 1/mean_low (low->high), r2 = 1/mean_high and mean rate m.
+    """
+    r1, r2 = 1 / mean_low, 1 / mean_high
+    s = r1 + r2
+    mean = (low * r2 + high * r1) / s
+    return 1 + 2 * (high - low) ** 2 * r1 * r2 / (s**3 * mean) * (1 - (1 - np.exp(-s * window)) / (s * window))
+
+
+@pytest.mark.parametrize("window", [1.0, 10.0])
+def test_mmpp_dispersion_matches_theory(window):
+    # Mean 100 events/s, ratio 5, sojourns 8 s / 2 s -> low 55.6/s, high 277.8/s. Over 40,000 s
+    # (4,000 switching cycles) the variance estimate's relative error is a few percent; 10% bounds it.
+    duration, n = 40_000.0, 4_000_000
+    t, _ = mmpp_arrivals(np.random.default_rng(11), n, duration, 5.0, 8.0, 2.0)
+    counts = np.bincount((t // window).astype(int), minlength=int(duration / window))
+    low = (n / duration) / (0.8 + 5.0 * 0.2)
+    theory = _mmpp_idc(window, low, 5.0 * low, 8.0, 2.0)
+    assert counts.var() / counts.mean() == pytest.approx(theory, rel=0.10)
+    assert counts.mean() == pytest.approx(n / duration * window)

@@ -42,12 +42,13 @@ def admin_config(kafka: KafkaSettings) -> dict[str, Any]:
     return _base(kafka)
 
 
-def producer_config(kafka: KafkaSettings, profile: str, **extra: Any) -> dict[str, Any]:
-    """Configuration of a Producer using the named profile."""
+def producer_config(kafka: KafkaSettings, profile: str, producer_id: int = 0, **extra: Any) -> dict[str, Any]:
+    """Configuration of a Producer using the named profile (``{producer_id}`` placeholders filled in)."""
     profiles = producer_profiles()
     if profile not in profiles:
         raise ConfigError(f"PRODUCER_PROFILE={profile!r}: unknown profile; choose one of {sorted(profiles)}")
-    return _base(kafka) | profiles[profile] | extra
+    chosen = {k: v.format(producer_id=producer_id) if isinstance(v, str) else v for k, v in profiles[profile].items()}
+    return _base(kafka) | chosen | extra
 
 
 def consumer_config(kafka: KafkaSettings, group_id: str, **extra: Any) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Run one producer: build its schedule, send each event at its scheduled time, report what happened.
 
 Sending is open loop: an event is due at its event time (wall clock); the sender never waits for
-the broker before the next event. Schedule lag (actual send - scheduled send) is recorded for
-every event, so a generator that fell behind is reported as saturated instead of silently
-producing less load (coordinated omission).
+the broker before the next event. Schedule lag (actual - scheduled send) is recorded for every
+event, so a generator that fell behind is reported as saturated instead of silently producing
+less load (coordinated omission).
 """
 
 from __future__ import annotations
@@ -21,17 +21,20 @@ from ctrbench.catalog import AdCatalog
 from ctrbench.errors import ServiceUnavailable
 from ctrbench.kafka.config import producer_config
 from ctrbench.producer.events import EventBatch, build_events
-from ctrbench.producer.schedule import mmpp_arrivals, poisson_arrivals
+from ctrbench.producer.metrics import ProducerMetrics
+from ctrbench.producer.schedule import MmppPath, mmpp_arrivals, poisson_arrivals
 from ctrbench.schema import EVENT_TYPES, NS_PER_S
 from ctrbench.settings import KafkaSettings, LoadSettings
 
-__all__ = ["ProducerReport", "SATURATION_LAG_MS", "build_schedule", "producer_rng", "run_producer"]
+__all__ = ["ProducerReport", "SATURATION_LAG_MS", "Schedule", "build_schedule", "producer_rng", "run_producer",
+           "send_unpaced"]
 
 logger = logging.getLogger(__name__)
 
 # A producer whose p99 schedule lag exceeds this did not deliver the load it was asked for.
 SATURATION_LAG_MS = 100.0
 _MAX_SLEEP_S = 0.05
+_TRANSACTION_S = 0.1  # commit cadence of the exactly-once profile
 
 
 @dataclass
@@ -57,84 +60,156 @@ class ProducerReport:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A producer's events and, for MMPP, the chain path and rates behind them."""
+
+    events: EventBatch
+    start_time_ns: int
+    path: MmppPath | None
+    low_rate: float
+    high_rate: float
+
+    def rate_at(self, offset_s: float) -> tuple[bool, float]:
+        """(high state?, scheduled rate) at ``offset_s`` seconds into the run."""
+        if self.path is None:
+            return False, self.low_rate
+        high = bool(self.path.state_at(np.asarray([offset_s]))[0])
+        return high, self.high_rate if high else self.low_rate
+
+
 def producer_rng(seed: int, producer_id: int) -> np.random.Generator:
     """The random stream of one producer: a function of (run seed, producer id) only."""
     return np.random.default_rng([seed, producer_id])
 
 
 def build_schedule(load: LoadSettings, producer_id: int, catalog: AdCatalog, start_time_ns: int,
-                   base_time_ns: int, window_seconds: int) -> EventBatch:
+                   base_time_ns: int, window_seconds: int) -> Schedule:
     """All events of one producer, deterministic in (configuration, seed, producer id, start time)."""
     rng = producer_rng(load.seed, producer_id)
+    mean = load.mean_rate
     if load.distribution == "mmpp":
-        offsets, _ = mmpp_arrivals(rng, load.events_per_producer, load.duration_seconds, load.mmpp_rate_ratio,
-                                   load.mmpp_mean_low_seconds, load.mmpp_mean_high_seconds)
+        offsets, path = mmpp_arrivals(rng, load.events_per_producer, load.duration_seconds, load.mmpp_rate_ratio,
+                                      load.mmpp_mean_low_seconds, load.mmpp_mean_high_seconds)
+        p_high = load.mmpp_mean_high_seconds / (load.mmpp_mean_low_seconds + load.mmpp_mean_high_seconds)
+        low = mean / ((1 - p_high) + load.mmpp_rate_ratio * p_high)
+        high = low * load.mmpp_rate_ratio
     else:
-        offsets = poisson_arrivals(rng, load.events_per_producer, load.duration_seconds)
+        offsets, path, low, high = poisson_arrivals(rng, load.events_per_producer, load.duration_seconds), None, mean, mean
     event_time_ns = start_time_ns + np.floor(offsets * NS_PER_S).astype(np.int64)
-    return build_events(rng, catalog, event_time_ns, base_time_ns, window_seconds)
+    events = build_events(rng, catalog, event_time_ns, base_time_ns, window_seconds)
+    return Schedule(events, start_time_ns, path, low, high)
 
 
 class _Deliveries:
     """Delivery callback state; librdkafka calls it from ``poll``/``flush`` on this thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: ProducerMetrics | None) -> None:
         self.errors = 0
         self.first_error: str | None = None
+        self._metrics = metrics
 
     def __call__(self, err: KafkaError | None, _msg: object) -> None:
         if err is not None:
             self.errors += 1
+            if self._metrics is not None:
+                self._metrics.delivery_errors.inc()
             if self.first_error is None:
                 self.first_error = str(err)
 
 
+def _produce_range(producer: Producer, topic: str, events: EventBatch, start: int, stop: int) -> None:
+    """Hand events ``[start, stop)`` to the client; when its queue is full, serve deliveries and retry."""
+    produce, payloads, keys = producer.produce, events.payloads, events.keys
+    for i in range(start, stop):
+        while True:
+            try:
+                produce(topic, payloads[i], keys[i])
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.poll(0)
+
+
+def _new_producer(kafka: KafkaSettings, profile: str, producer_id: int,
+                  deliveries: _Deliveries) -> tuple[Producer, bool]:
+    config = producer_config(kafka, profile, producer_id, on_delivery=deliveries,
+                             **{"delivery.report.only.error": True})
+    producer = Producer(config)
+    try:
+        producer.list_topics(topic=kafka.events_topic, timeout=kafka.kafka_timeout_seconds)
+    except Exception as exc:  # noqa: BLE001 - KafkaException carries the reason in its text
+        raise ServiceUnavailable(
+            f"Kafka broker unreachable at KAFKA_BOOTSTRAP_SERVERS={kafka.kafka_bootstrap_servers}: {exc}"
+        ) from None
+    transactional = "transactional.id" in config
+    if transactional:
+        producer.init_transactions(kafka.kafka_timeout_seconds)
+        producer.begin_transaction()
+    return producer, transactional
+
+
 def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, catalog: AdCatalog,
                  start_time_ns: int, base_time_ns: int, window_seconds: int,
-                 stop: threading.Event | None = None) -> ProducerReport:
+                 stop: threading.Event | None = None, metrics: ProducerMetrics | None = None) -> ProducerReport:
     """Send this producer's events paced in real time; on ``stop`` finish early but lose nothing.
 
-    Every event handed to the client is flushed before returning, and ``acknowledged`` counts only
-    events the broker confirmed.
+    Every event handed to the client is flushed (and, with the exactly-once profile, committed)
+    before returning; ``acknowledged`` counts only events the broker confirmed.
     """
     stop = stop or threading.Event()
-    batch = build_schedule(load, producer_id, catalog, start_time_ns, base_time_ns, window_seconds)
-    deliveries = _Deliveries()
-    producer = Producer(producer_config(kafka, load.producer_profile, on_delivery=deliveries,
-                                        **{"delivery.report.only.error": True}))
-    _check_reachable(producer, kafka)
-    due = batch.event_time_ns
-    lag_ns = np.zeros(len(batch), dtype=np.int64)
-    topic, payloads, keys = kafka.events_topic, batch.payloads, batch.keys
-    produce, poll = producer.produce, producer.poll
-    sent = 0
-    n = len(batch)
-    logger.info("producer %d: %d events over %.0f s (%s)", producer_id, n, load.duration_seconds,
-                load.distribution)
+    schedule = build_schedule(load, producer_id, catalog, start_time_ns, base_time_ns, window_seconds)
+    events = schedule.events
+    deliveries = _Deliveries(metrics)
+    producer, transactional = _new_producer(kafka, load.producer_profile, producer_id, deliveries)
+    due, type_idx = events.event_time_ns, events.event_type_idx
+    lag_ns = np.zeros(len(events), dtype=np.int64)
+    n, sent = len(events), 0
+    logger.info("producer %d: %d events over %.0f s (%s, profile %s)", producer_id, n, load.duration_seconds,
+                load.distribution, load.producer_profile)
     t0 = time.monotonic()
+    last_commit = last_gauges = t0
+    sent_at_last_gauges = 0
     while sent < n and not stop.is_set():
         now = time.time_ns()
         upto = int(np.searchsorted(due, now, side="right"))
-        if upto <= sent:
+        if upto > sent:
+            _produce_range(producer, kafka.events_topic, events, sent, upto)
+            lag_ns[sent:upto] = time.time_ns() - due[sent:upto]
+            if metrics is not None:
+                metrics.record_batch(type_idx[sent:upto], lag_ns[sent:upto] / NS_PER_S)
+            sent = upto
+        else:
             time.sleep(min((int(due[sent]) - now) / NS_PER_S, _MAX_SLEEP_S))
-            continue
-        for i in range(sent, upto):
-            while True:
-                try:
-                    produce(topic, payloads[i], keys[i])
-                    break
-                except BufferError:
-                    poll(0.05)  # local queue full: let deliveries drain, then retry this event
-        lag_ns[sent:upto] = time.time_ns() - due[sent:upto]
-        sent = upto
-        poll(0)
+        mono = time.monotonic()
+        if transactional and mono - last_commit >= _TRANSACTION_S:
+            producer.commit_transaction()
+            producer.begin_transaction()
+            last_commit = mono
+        if metrics is not None and mono - last_gauges >= 1.0:
+            high, rate = schedule.rate_at((time.time_ns() - start_time_ns) / NS_PER_S)
+            metrics.mmpp_high.set(int(high))
+            metrics.target_rate.set(rate)
+            metrics.actual_rate.set((sent - sent_at_last_gauges) / (mono - last_gauges))
+            last_gauges, sent_at_last_gauges = mono, sent
+    if transactional:
+        producer.commit_transaction()
     remaining = producer.flush(60)
     elapsed = time.monotonic() - t0
+    report = _report(producer_id, events, sent, deliveries, remaining, start_time_ns, elapsed, lag_ns)
+    logger.info("producer %d: sent %d, acknowledged %d, p99 schedule lag %.1f ms%s", producer_id, report.sent,
+                report.acknowledged, report.lag_ms_p99, " (stopped early)" if report.interrupted else "")
+    return report
+
+
+def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Deliveries, remaining: int,
+            start_time_ns: int, elapsed: float, lag_ns: np.ndarray) -> ProducerReport:
     lag_ms = lag_ns[:sent] / 1e6 if sent else np.zeros(1)
-    counts = np.bincount(batch.event_type_idx[:sent], minlength=len(EVENT_TYPES))
-    report = ProducerReport(
+    counts = np.bincount(events.event_type_idx[:sent], minlength=len(EVENT_TYPES))
+    p99 = float(np.percentile(lag_ms, 99))
+    return ProducerReport(
         producer_id=producer_id,
-        scheduled=n,
+        scheduled=len(events),
         sent=sent,
         acknowledged=sent - deliveries.errors - remaining,
         delivery_errors=deliveries.errors + remaining,
@@ -142,21 +217,25 @@ def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, cat
         start_time_ns=start_time_ns,
         elapsed_seconds=round(elapsed, 3),
         lag_ms_p50=round(float(np.percentile(lag_ms, 50)), 3),
-        lag_ms_p99=round(float(np.percentile(lag_ms, 99)), 3),
+        lag_ms_p99=round(p99, 3),
         lag_ms_max=round(float(lag_ms.max()), 3),
-        saturated=bool(np.percentile(lag_ms, 99) > SATURATION_LAG_MS),
-        interrupted=sent < n,
+        saturated=p99 > SATURATION_LAG_MS,
+        interrupted=sent < len(events),
         first_error=deliveries.first_error,
     )
-    logger.info("producer %d: sent %d, acknowledged %d, p99 schedule lag %.1f ms",
-                producer_id, report.sent, report.acknowledged, report.lag_ms_p99)
-    return report
 
 
-def _check_reachable(producer: Producer, kafka: KafkaSettings) -> None:
-    try:
-        producer.list_topics(topic=kafka.events_topic, timeout=kafka.kafka_timeout_seconds)
-    except Exception as exc:  # noqa: BLE001 - KafkaException carries the reason in its text
-        raise ServiceUnavailable(
-            f"Kafka broker unreachable at KAFKA_BOOTSTRAP_SERVERS={kafka.kafka_bootstrap_servers}: {exc}"
-        ) from None
+def send_unpaced(kafka: KafkaSettings, profile: str, events: EventBatch) -> tuple[int, int]:
+    """Send ``events`` as fast as the client takes them (benchmarks); returns (acknowledged, errors)."""
+    deliveries = _Deliveries(None)
+    producer, transactional = _new_producer(kafka, profile, 0, deliveries)
+    step = 50_000
+    for start in range(0, len(events), step):
+        _produce_range(producer, kafka.events_topic, events, start, min(start + step, len(events)))
+        if transactional:
+            producer.commit_transaction()
+            producer.begin_transaction()
+    if transactional:
+        producer.commit_transaction()
+    remaining = producer.flush(120)
+    return len(events) - deliveries.errors - remaining, deliveries.errors + remaining
