@@ -9,8 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the embedded stack needs: a JDK for Kafka and Flink, Maven to fetch jars,
-# PostgreSQL's server binaries, shellcheck for the k8s scripts. Only installed when a command is missing.
-APT_PACKAGES := openjdk-17-jdk-headless maven postgresql shellcheck
+# PostgreSQL's server binaries, shellcheck for the k8s scripts, the Prometheus Pushgateway for the
+# report's metrics tests. Only installed when a command is missing.
+APT_PACKAGES := openjdk-17-jdk-headless maven postgresql shellcheck prometheus-pushgateway
 ARGS ?=
 PYTEST_ARGS ?=
 # helm for the chart tests, built from the Go module proxy (no binary downloads here).
@@ -29,6 +30,7 @@ system-deps: ## Install JDK 17, Maven and PostgreSQL from Debian if any is missi
 	command -v java >/dev/null || missing=1; \
 	command -v mvn >/dev/null || missing=1; \
 	command -v shellcheck >/dev/null || missing=1; \
+	command -v prometheus-pushgateway >/dev/null || missing=1; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing=1; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing=1; \
 	if [ $$missing = 1 ]; then \

@@ -6,11 +6,16 @@ Tests get their own topic names from ``kafka_settings`` so they never see each o
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ctrbench.embedded.kafka_broker import EmbeddedKafka
+from ctrbench.embedded.process import free_port, stop_process, wait_until
 from ctrbench.embedded.postgres import EmbeddedPostgres
 from ctrbench.kafka.topics import ensure_topics
 from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings, load
@@ -28,6 +33,31 @@ def kafka_broker() -> Iterator[EmbeddedKafka]:
 def postgres_server() -> Iterator[EmbeddedPostgres]:
     with EmbeddedPostgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pushgateway(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A real Prometheus Pushgateway (Debian's package) on a free loopback port; yields host:port."""
+    binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
+    if not Path(binary).exists():
+        pytest.fail("prometheus-pushgateway is not installed: run `make deps`")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("pushgateway") / "log").open("wb")
+    proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+    try:
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"), 30, "pushgateway",
+                   alive=lambda: proc.poll() is None)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(proc, "pushgateway")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ import json
 from collections import Counter
 
 import pytest
+from urllib.request import urlopen
+
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.pipeline import RunSettings, run
 from ctrbench.settings import KafkaSettings
@@ -39,7 +42,8 @@ def _read_topic(kafka: KafkaSettings, topic: str) -> list[tuple[bytes, int]]:
 
 
 def test_run_results_equal_truth_and_report_latency(kafka_settings, postgres_settings, small_load, job_settings,
-                                                    latency_settings):
+                                                    latency_settings, pushgateway):
+    latency_settings = latency_settings.model_copy(update={"pushgateway_url": pushgateway})
     settings = RunSettings(kafka_settings, postgres_settings, small_load, job_settings, latency_settings)
 
     result = run(settings, "flink", skip_consumers=False)
@@ -85,3 +89,14 @@ def test_run_results_equal_truth_and_report_latency(kafka_settings, postgres_set
     summary = json.loads(report.summary_path.read_text())
     assert summary["verification"]["matched"] == len(cells)
     assert summary["events_in_kafka"] == 2 * small_load.events_per_producer
+    assert summary["latency_ms"]["end_to_end_per_window_max"]["max"] == max(expected_max.values())
+
+    # The metrics pushed at the end agree with the files.
+    text = urlopen(f"http://{pushgateway}/metrics", timeout=5).read().decode()
+    pushed = {(s.name, s.labels.get("kind"), s.labels.get("quantile")): s.value
+              for fam in text_string_to_metric_families(text) for s in fam.samples
+              if s.labels.get("job") == "ctr_latency" and s.labels.get("producers") == "2"
+              and s.labels.get("distribution") == "mmpp"}
+    assert pushed[("ctr_windows_verified_total", None, None)] == len(cells)
+    assert pushed[("ctr_window_latency_seconds_count", "end_to_end", None)] == len(cells)
+    assert pushed[("ctr_last_run_latency_ms", None, "max")] == max(expected_max.values())

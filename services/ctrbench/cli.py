@@ -148,10 +148,10 @@ def _print_run(result: Any) -> None:
     if report is None:
         return
     typer.echo(report.table)
-    typer.echo(f"report: {report.csv_path} (summary {report.summary_path})")
+    typer.echo(f"report: {report.csv_path} (summary {report.summary_path.name}, plot {report.plot_path.name})")
     if not report.verification.ok:
         raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}; "
-                                 f"details in {report.summary_path}")
+                                 f"{report.verification.first_problems()}; details in {report.summary_path}")
 
 
 def _producer_id_from_hostname() -> int:
@@ -291,11 +291,13 @@ def latency(
                                                                 latency_timeout_seconds=timeout))
     if end_of_run:
         close_run(s.kafka, s.load, s.job, s.latency.latency_timeout_seconds)
-    report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution)
+    report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution,
+                         window_seconds=s.job.window_seconds)
     typer.echo(report.table)
-    typer.echo(f"report: {report.csv_path}")
+    typer.echo(f"report: {report.csv_path} (summary {report.summary_path.name}, plot {report.plot_path.name})")
     if not report.verification.ok:
-        raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}")
+        raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}; "
+                                 f"{report.verification.first_problems()}")
 
 
 @app.command("clear-topics")

@@ -159,7 +159,8 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
                 "producers": result.producers,
                 "generator_saturated": result.saturated,
             }
-            result.report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution, run_info)
+            result.report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution, run_info,
+                                        s.job.window_seconds)
     return result
 
 

@@ -151,6 +151,11 @@ class LatencySettings(_Settings):
     latency_timeout_seconds: float = Field(
         120.0, gt=0, description="Give up waiting for missing windows after this many seconds"
     )
+    latency_metrics_port: int = Field(0, ge=0, le=65535, description="Report /metrics port; 0: not served")
+    latency_metrics_addr: str = Field("127.0.0.1", description="Address the report's /metrics listens on")
+    pushgateway_url: str = Field("", description="Push the report's metrics here at the end (host:port); empty: no push")
+    report_configmap: str = Field(
+        "", description="Publish the CSV and JSON summary into this ConfigMap (in-cluster); empty: do not")
 
 
 def load(cls: type[_S], **overrides: Any) -> _S:

@@ -52,7 +52,11 @@ def test_run_config_is_read_by_the_services_settings(render, tmp_path, monkeypat
     assert load.base_time_ns == 1_800_000_000_000_000_000
     assert kafka.kafka_bootstrap_servers == "ctr-kafka:9092"
     assert (pg.postgres_host, pg.postgres_db) == ("ctr-postgresql", "ctr")
-    assert JobSettings().watermark_delay_ms == 1000 and LatencySettings().report_dir == "/reports"
+    assert JobSettings().watermark_delay_ms == 1000
+    latency = LatencySettings()
+    assert (latency.report_dir, latency.report_configmap, latency.pushgateway_url) == (
+        "/reports", "ctr-latency-report", "")
+    assert (load.metrics_port, load.metrics_addr) == (8000, "0.0.0.0")
     # Any setting the chart writes that no service knows would be silently ignored: refuse it.
     known = set()
     for cls in (LoadSettings, KafkaSettings, PostgresSettings, JobSettings, LatencySettings):
@@ -113,9 +117,12 @@ def test_external_services_deploy_neither_kafka_nor_postgres(render):
 
 def test_monitoring_scenario(render):
     docs = render("03-monitoring-values.yaml")
-    pm = find(docs, "PodMonitor", "monitoring")
-    assert pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert pm["spec"]["podMetricsEndpoints"][0]["interval"] == "15s"
+    monitors = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PodMonitor"}
+    assert set(monitors) == {"ctr-producer", "ctr-flink"}
+    for pm in monitors.values():
+        assert pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert pm["spec"]["podMetricsEndpoints"] == [{"port": "metrics", "interval": "15s"}]
+    assert monitors["ctr-producer"]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "producer"
     image = find(docs, "StatefulSet", "producer")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith("ctrbench/producer@sha256:")
     job = find(docs, "Job", "latency")["spec"]["template"]["spec"]

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctrbench.latency.report import csv_name, per_window, percentiles, render_table, write_csv, write_summary
+from ctrbench.latency.metrics import ReportMetrics
+from ctrbench.latency.report import (
+    csv_name,
+    epoch_ms,
+    per_window,
+    percentiles,
+    render_table,
+    write_csv,
+    write_summary,
+)
+from ctrbench.latency.plot import plot_run
+from ctrbench.latency.publish import publish_configmap
 from ctrbench.latency.results import Collected, collect_results
 from ctrbench.latency.truth import Expected, expected_results
 from ctrbench.latency.verify import Verification, verify
@@ -27,16 +38,22 @@ class LatencyReport:
     verification: Verification
     csv_path: Path
     summary_path: Path
+    plot_path: Path
     summary: dict[str, Any]
     table: str
 
 
 def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int, distribution: str,
-                run_info: dict[str, Any] | None = None) -> LatencyReport:
+                run_info: dict[str, Any] | None = None, window_seconds: int = 10) -> LatencyReport:
     """Recompute the truth from ``events``, wait for the job's results, verify, and write the report.
 
     The report is named from the run's actual values: ``producers`` and the events found in Kafka.
+    Metrics are served while it runs (LATENCY_METRICS_PORT) and pushed at the end (PUSHGATEWAY_URL);
+    the files are published into a ConfigMap when REPORT_CONFIGMAP is set.
     """
+    metrics = ReportMetrics()
+    if settings.latency_metrics_port:
+        metrics.serve(settings.latency_metrics_port, settings.latency_metrics_addr)
     expected = expected_results(kafka)
     logger.info("waiting for %d (window, campaign) results (timeout %.0f s)", len(expected.counts),
                 settings.latency_timeout_seconds)
@@ -69,5 +86,21 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
         "csv": csv_path.name,
     }
     summary_path = write_summary(csv_path.with_suffix(".json"), summary)
+    plot_path = plot_run(rows, window_seconds, f"{producers} producers, {expected.events:,} events, {distribution}",
+                         csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
-    return LatencyReport(expected, collected, verification, csv_path, summary_path, summary, table)
+
+    metrics.observe_latencies((r.end_to_end_latency_ms for r in cells),
+                              (r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells))
+    metrics.verified.inc(verification.matched)
+    metrics.mismatched.inc(len({(m.window_id, m.campaign_id) for m in verification.mismatches}))
+    metrics.missing.inc(len(verification.missing))
+    metrics.unexpected.inc(len(verification.unexpected))
+    metrics.duplicates.inc(verification.duplicates)
+    metrics.set_percentiles(e2e)
+    if settings.pushgateway_url:
+        metrics.push(settings.pushgateway_url, {"producers": str(producers), "distribution": distribution})
+    if settings.report_configmap:
+        publish_configmap(settings.report_configmap,
+                          {csv_path.name: csv_path.read_text(), summary_path.name: summary_path.read_text()})
+    return LatencyReport(expected, collected, verification, csv_path, summary_path, plot_path, summary, table)

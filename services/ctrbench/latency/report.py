@@ -23,7 +23,7 @@ import numpy as np
 from ctrbench.latency.results import Collected
 from ctrbench.latency.verify import Verification
 
-__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "per_window", "percentiles", "render_table",
+__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "epoch_ms", "per_window", "percentiles", "render_table",
            "write_csv", "write_summary"]
 
 PERCENTILES = (50, 90, 95, 99)
@@ -45,7 +45,8 @@ def csv_name(producers: int, total_events: int, distribution: str) -> str:
     return f"latency_report_{producers}_{total_events}_{distribution}.csv"
 
 
-def _epoch_ms(iso: str) -> int:
+def epoch_ms(iso: str) -> int:
+    """Epoch milliseconds of an ISO-8601 UTC timestamp as the job writes it."""
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
@@ -60,7 +61,7 @@ def per_window(collected: Collected) -> list[WindowLatency]:
         rows.append(WindowLatency(
             window_id=window_id,
             max_latency_ms=max(r.end_to_end_latency_ms for r in cells),
-            max_window_close_latency_ms=max(r.result_log_append_time_ms - _epoch_ms(r.window_end) for r in cells),
+            max_window_close_latency_ms=max(r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells),
             campaigns=len(cells),
             events=sum(r.views + r.clicks + r.purchases for r in cells),
         ))

@@ -46,6 +46,13 @@ class Verification:
         return (f"{self.matched} matched, {len(self.mismatches)} wrong, {len(self.missing)} missing, "
                 f"{len(self.unexpected)} unexpected, {self.duplicates} duplicates")
 
+    def first_problems(self, limit: int = 3) -> str:
+        """The first few problems, each naming its window and campaign."""
+        items = [str(m) for m in self.mismatches[:limit]]
+        items += [f"window {w} campaign {c}: missing" for w, c in self.missing[:limit]]
+        items += [f"window {w} campaign {c}: unexpected" for w, c in self.unexpected[:limit]]
+        return "; ".join(items[:limit])
+
 
 def verify(expected: Expected, collected: Collected) -> Verification:
     """Check every expected cell against the job's first result for it."""
