@@ -70,7 +70,8 @@ def kafka_settings(kafka_broker: EmbeddedKafka) -> KafkaSettings:
     """Settings pointing at the session broker, with topics unique to this test (created)."""
     n = next(_topic_ids)
     settings = load(KafkaSettings, kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
-                    events_topic=f"events-t{n}", results_topic=f"results-t{n}")
+                    events_topic=f"events-t{n}", results_topic=f"results-t{n}",
+                    rejected_topic=f"rejected-t{n}")
     ensure_topics(settings)
     return settings
 

@@ -70,6 +70,8 @@ class KafkaSettings(_Settings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers (host:port,...)")
     events_topic: str = Field("events", description="Topic the producers write events to")
     results_topic: str = Field("results", description="Topic the CTR job writes window results to")
+    rejected_topic: str = Field(
+        "events-rejected", description="Topic the CTR job writes malformed events to (partition, offset, reason)")
     events_partitions: int = Field(3, ge=1, le=1024, description="Partitions of the events topic")
     results_partitions: int = Field(1, ge=1, le=1024, description="Partitions of the results topic")
     kafka_timeout_seconds: float = Field(
@@ -138,10 +140,28 @@ class JobSettings(_Settings):
     source_idle_timeout_ms: int = Field(
         5000, ge=0, description="table.exec.source.idle-timeout: idle partitions stop holding back windows"
     )
+    max_event_time_skew_ms: int = Field(
+        3_600_000, gt=0, description="An event whose event time is further than this from its broker append time "
+        "is rejected (absurd timestamps must not move the watermark)")
+    delivery_guarantee: Literal["at-least-once", "exactly-once"] = Field(
+        "at-least-once", description="Kafka sink guarantee; exactly-once makes results visible only at checkpoints")
+    checkpoint_interval_ms: int = Field(
+        0, ge=0, description="Checkpoint interval; 0: off (exactly-once needs it, and then defaults to 2000)")
+    transactional_id_prefix: str = Field("ctr-results", description="Kafka sink transactional id prefix")
+    flink_pushgateway: str = Field(
+        "", description="host:port of a Pushgateway for Flink's metrics (local runs; pods are scraped instead)")
     consumer_group: str = Field("ctr-flink", description="Kafka consumer group of the job's source")
     flink_jars: str = Field(
         "", description="Extra jars for pipeline.jars (';'-separated file URLs); empty: resolve locally"
     )
+
+
+    @property
+    def effective_checkpoint_interval_ms(self) -> int:
+        """Exactly-once commits results at checkpoints, so it always checkpoints."""
+        if self.delivery_guarantee == "exactly-once" and not self.checkpoint_interval_ms:
+            return 2000
+        return self.checkpoint_interval_ms
 
 
 class LatencySettings(_Settings):

@@ -1,11 +1,22 @@
-"""The CTR job in Flink's local mini-cluster on hand-made events with known answers."""
+"""The CTR job in Flink's local mini-cluster on hand-made events with known answers.
+
+The same events must give the same results at parallelism 1 and 2 and with either delivery
+guarantee; malformed events are skipped, listed in the rejected topic, and never stop the job.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import UTC, datetime
+from urllib.request import urlopen
+
 import pytest
 from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.flink_job.job import connector_jars, submit, wait_running
+from ctrbench.kafka.reading import read_all
 from ctrbench.latency.results import collect_results
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.producer.events import encode_event
@@ -14,48 +25,77 @@ from ctrbench.schema import NS_PER_S
 pytestmark = pytest.mark.integration
 
 AD = "11111111-1111-4111-8111-111111111111"
+S = NS_PER_S
 
 
 def _event(campaign: int, kind: str, t_ns: int, base_ns: int) -> bytes:
-    return encode_event(AD, AD, AD, campaign, "video", kind, t_ns, (t_ns - base_ns) // (10 * NS_PER_S), "10.0.0.1")
+    return encode_event(AD, AD, AD, campaign, "video", kind, t_ns, (t_ns - base_ns) // (10 * S), "10.0.0.1")
 
 
-def test_window_counts_null_ctr_and_malformed_records(kafka_settings, job_settings):
-    base = (1_800_000_000 * NS_PER_S) // (10 * NS_PER_S) * (10 * NS_PER_S)
-    s = NS_PER_S
-    records = [
-        # window 0, campaign 1: 3 views, 1 click, 1 purchase -> ctr 1/3
-        *(_event(1, "view", base + i * s, base) for i in range(3)),
-        _event(1, "click", base + 4 * s, base),
-        _event(1, "purchase", base + 5 * s, base),
-        # window 0, campaign 2: clicks only -> ctr null, never a division by zero or by views+1
-        _event(2, "click", base + 6 * s, base),
-        _event(2, "click", base + 7 * s, base),
-        # records the job must skip without failing
-        b"not json at all",
-        b'{"campaign_id": "abc"}',
-        # window 1, campaign 1: 2 views, 2 clicks -> ctr 1.0
-        _event(1, "view", base + 11 * s, base),
-        _event(1, "view", base + 12 * s, base),
-        _event(1, "click", base + 13 * s, base),
-        _event(1, "click", base + 14 * s, base),
+def _records(base: int) -> tuple[list[bytes], dict[int, str]]:
+    """Events for windows 0 and 1, and malformed records by their offset in partition 0."""
+    good_window_0 = [
+        # campaign 1: 3 views, 1 click, 1 purchase -> ctr 1/3
+        *(_event(1, "view", base + i * S, base) for i in range(3)),
+        _event(1, "click", base + 4 * S, base),
+        _event(1, "purchase", base + 5 * S, base),
+        # campaign 2: clicks only -> ctr null, never a division by zero or by views+1
+        _event(2, "click", base + 6 * S, base),
+        _event(2, "click", base + 7 * S, base),
     ]
+    malformed = [
+        b"not json at all",  # dropped by the JSON format itself
+        b'{"campaign_id": "abc", "event_type": "view"}',  # wrong type, no event time
+        _event(1, "view", 4_000_000_000 * S, base),  # year 2096: must not move the watermark
+        _event(1, "hover", base + 8 * S, base),  # unknown event type
+    ]
+    good_window_1 = [
+        # campaign 1: 2 views, 2 clicks -> ctr 1.0 (after the absurd timestamp, so a watermark it
+        # had moved would have dropped these as late)
+        _event(1, "view", base + 11 * S, base),
+        _event(1, "view", base + 12 * S, base),
+        _event(1, "click", base + 13 * S, base),
+        _event(1, "click", base + 14 * S, base),
+    ]
+    first = len(good_window_0)
+    reasons = {first + 1: "event_time_ns missing or absurd", first + 2: "event_time_ns missing or absurd",
+               first + 3: "unknown event_type"}
+    return good_window_0 + malformed + good_window_1, reasons
+
+
+@pytest.mark.parametrize(("parallelism", "guarantee"), [(1, "at-least-once"), (2, "at-least-once"),
+                                                         (1, "exactly-once")])
+def test_window_results_are_exact(kafka_settings, job_settings, pushgateway, parallelism, guarantee):
+    now = time.time_ns()
+    base = now - now % (10 * S) - 60 * S  # a minute ago: event times close to broker time
+    records, reasons = _records(base)
     producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
     for r in records:
         producer.produce(kafka_settings.events_topic, r, partition=0)
     assert producer.flush(10) == 0
+    job = job_settings.model_copy(update={"parallelism": parallelism, "delivery_guarantee": guarantee,
+                                          "flink_pushgateway": pushgateway})
 
-    result = submit(kafka_settings, job_settings, connector_jars(job_settings))
+    result = submit(kafka_settings, job, connector_jars(job))
     try:
         wait_running(result)
-        send_end_of_run(kafka_settings, base, base + 15 * s, 10, job_settings.watermark_delay_ms)
+        send_end_of_run(kafka_settings, base, base + 15 * S, 10, job.watermark_delay_ms)
         got = collect_results(kafka_settings, {(0, 1), (0, 2), (1, 1)}, timeout=90)
+        rejected = [json.loads(m.value()) for m in read_all(kafka_settings, kafka_settings.rejected_topic)]
+        metrics = urlopen(f"http://{pushgateway}/metrics", timeout=5).read().decode()
     finally:
         result.get_job_client().cancel().result()
 
     rows = {k: (r.views, r.clicks, r.purchases, r.ctr) for k, r in got.results.items()}
     assert rows == {(0, 1): (3, 1, 1, pytest.approx(1 / 3)), (0, 2): (0, 2, 0, None), (1, 1): (2, 2, 0, 1.0)}
-    first = got.results[(0, 1)]
-    assert first.window_start == "2027-01-15T08:00:00.000Z"
-    assert first.window_end == "2027-01-15T08:00:10.000Z"
+    start = datetime.fromtimestamp(base // S, UTC)
+    assert got.results[(0, 1)].window_start == start.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert got.results[(1, 1)].window_end == datetime.fromtimestamp(base // S + 20, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
     assert got.duplicates == [] and got.malformed == 0
+    assert {(r["kafka_partition"], r["kafka_offset"]): r["reason"] for r in rejected} == {
+        (0, offset): reason for offset, reason in reasons.items()}
+    # Flink's own metrics (pushed by its Prometheus reporter): records in and out per operator.
+    names = {s.name for fam in text_string_to_metric_families(metrics) for s in fam.samples}
+    assert any(n.startswith("flink_taskmanager_job_task_operator_numRecordsIn") for n in names)
+    assert any(n.startswith("flink_taskmanager_job_task_operator_numRecordsOut") for n in names)

@@ -12,18 +12,26 @@ The same module runs in two places:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctrbench.errors import ServiceUnavailable
-from ctrbench.flink_job.sql import ctr_insert, events_source_ddl, results_sink_ddl
+from ctrbench.flink_job.sql import (
+    ctr_insert,
+    events_source_ddl,
+    rejected_insert,
+    rejected_sink_ddl,
+    results_sink_ddl,
+)
 from ctrbench.settings import JobSettings, KafkaSettings, load
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult
 
-__all__ = ["connector_jars", "create_table_env", "main", "submit", "wait_running"]
+__all__ = ["connector_jars", "create_table_env", "local_flink_lib", "main", "submit", "wait_running"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +46,40 @@ def connector_jars(job: JobSettings) -> str:
     return ";".join(p.resolve().as_uri() for p in sorted(directory.glob("*.jar")))
 
 
+def local_flink_lib() -> Path:
+    """The wheel's lib/ plus the Prometheus reporter jar, as symlinks in a cached directory.
+
+    The local mini-cluster loads metric reporters from its classpath only (not from plugins/), so
+    the reporter the wheel ships under plugins/ must sit next to the other lib jars, as it does in
+    /opt/flink/lib of the image.
+    """
+    import pyflink
+
+    from ctrbench.embedded.jars import cache_root
+
+    home = Path(pyflink.__file__).parent
+    jars = sorted(home.glob("lib/*.jar")) + sorted(home.glob("plugins/metrics-prometheus/*.jar"))
+    target = cache_root() / f"flink-lib-{pyflink.version.__version__}"
+    target.mkdir(parents=True, exist_ok=True)
+    for jar in jars:
+        link = target / jar.name
+        if not link.exists():
+            link.symlink_to(jar)
+    return target
+
+
 def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnvironment:
     """A streaming TableEnvironment configured for the CTR job."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
+    # PyFlink starts its gateway JVM (and the mini-cluster in it) with FLINK_LIB_DIR as classpath,
+    # but overwrites FLINK_LIB_DIR unless FLINK_HOME is set. Both must be set before the first
+    # TableEnvironment of the process.
+    if "FLINK_HOME" not in os.environ:
+        import pyflink
+
+        os.environ["FLINK_HOME"] = str(Path(pyflink.__file__).parent)
+        os.environ["FLINK_LIB_DIR"] = str(local_flink_lib())
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = env.get_config()
     conf.set("table.local-time-zone", "UTC")
@@ -49,20 +87,34 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     conf.set("pipeline.name", "ctr-windows")
     if job.source_idle_timeout_ms:
         conf.set("table.exec.source.idle-timeout", f"{job.source_idle_timeout_ms} ms")
+    if job.effective_checkpoint_interval_ms:
+        conf.set("execution.checkpointing.interval", f"{job.effective_checkpoint_interval_ms} ms")
+    if job.flink_pushgateway:
+        # Locally Flink's metrics are pushed: the pull reporter cannot be bound to loopback only.
+        host, _, port = job.flink_pushgateway.rpartition(":")
+        prefix = "metrics.reporter.promgateway."
+        conf.set(prefix + "factory.class", "org.apache.flink.metrics.prometheus.PrometheusPushGatewayReporterFactory")
+        conf.set(prefix + "hostUrl", f"http://{host}:{port}")
+        conf.set(prefix + "jobName", "ctr-flink")
+        conf.set(prefix + "interval", "1 SECONDS")
+        conf.set(prefix + "deleteOnShutdown", "false")
     if pipeline_jars:
         conf.set("pipeline.jars", pipeline_jars)
     return env
 
 
 def submit(kafka: KafkaSettings, job: JobSettings, pipeline_jars: str | None) -> TableResult:
-    """Create the tables and start the INSERT; returns at once with the running job's handle."""
+    """Create the tables and start both INSERTs as one job; returns at once with its handle."""
     env = create_table_env(job, pipeline_jars)
     env.execute_sql(events_source_ddl(kafka, job))
-    env.execute_sql(results_sink_ddl(kafka))
-    insert = ctr_insert(job)
+    env.execute_sql(results_sink_ddl(kafka, job))
+    env.execute_sql(rejected_sink_ddl(kafka))
+    statements = env.create_statement_set()
+    statements.add_insert_sql(ctr_insert(job))
+    statements.add_insert_sql(rejected_insert())
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("plan:\n%s", env.explain_sql(insert))
-    return env.execute_sql(insert)
+        logger.debug("plan:\n%s", statements.explain())
+    return statements.execute()
 
 
 def wait_running(result: TableResult, timeout: float = 120.0) -> None:

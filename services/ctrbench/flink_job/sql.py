@@ -1,25 +1,35 @@
-"""SQL of the CTR job: the Kafka source and sink tables and the windowed aggregation.
+"""SQL of the CTR job: the Kafka tables, the windowed aggregation and the rejected-events side output.
 
-Kept as plain functions of the settings so tests can read the exact SQL the job runs.
+Kept as plain functions of the settings, so tests can read the exact SQL the job runs.
 """
 
 from __future__ import annotations
 
-from ctrbench.schema import EVENT_TYPES
+from ctrbench.schema import END_OF_RUN, EVENT_TYPES
 from ctrbench.settings import JobSettings, KafkaSettings
 
-__all__ = ["ctr_insert", "events_source_ddl", "results_sink_ddl"]
+__all__ = ["ctr_insert", "events_source_ddl", "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
+
+# Broker append time in epoch ms: TIMESTAMP_LTZ has no direct cast to milliseconds in Flink SQL.
+_APPEND_MS = "(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), log_append_time) * CAST(1000 AS BIGINT) " \
+             "+ EXTRACT(MILLISECOND FROM log_append_time))"
 
 
 def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _kafka(kafka: KafkaSettings, topic: str) -> str:
+    return (f"'connector' = 'kafka', 'topic' = {_quote(topic)}, "
+            f"'properties.bootstrap.servers' = {_quote(kafka.kafka_bootstrap_servers)}")
+
+
 def events_source_ddl(kafka: KafkaSettings, job: JobSettings) -> str:
     """The ``events`` table: JSON events, event time from ``event_time_ns``, broker time as metadata.
 
-    Records that are not valid JSON are skipped (``json.ignore-parse-errors``), so a malformed
-    record never stops the job; rows whose event time is missing are filtered out in the query.
+    ``event_time`` is the event's time only when it lies within ``max_event_time_skew_ms`` of the
+    record's broker append time. Anything else (missing, wrong type, absurd) becomes epoch 0: it can
+    never move the watermark forward, and the queries treat it as rejected.
     """
     delay_s = job.watermark_delay_ms / 1000
     return f"""
@@ -34,12 +44,17 @@ CREATE TABLE events (
   window_id BIGINT,
   ip_address STRING,
   log_append_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-  event_time AS TO_TIMESTAMP_LTZ(event_time_ns / 1000000, 3),
+  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+  event_time AS CASE
+    WHEN event_time_ns IS NOT NULL
+     AND ABS(event_time_ns / 1000000 - {_APPEND_MS}) <= {job.max_event_time_skew_ms}
+    THEN TO_TIMESTAMP_LTZ(event_time_ns / 1000000, 3)
+    ELSE TO_TIMESTAMP_LTZ(0, 3)
+  END,
   WATERMARK FOR event_time AS event_time - INTERVAL '{delay_s:.3f}' SECOND
 ) WITH (
-  'connector' = 'kafka',
-  'topic' = {_quote(kafka.events_topic)},
-  'properties.bootstrap.servers' = {_quote(kafka.kafka_bootstrap_servers)},
+  {_kafka(kafka, kafka.events_topic)},
   'properties.group.id' = {_quote(job.consumer_group)},
   'properties.isolation.level' = 'read_committed',
   'scan.startup.mode' = 'earliest-offset',
@@ -49,8 +64,16 @@ CREATE TABLE events (
 )"""
 
 
-def results_sink_ddl(kafka: KafkaSettings) -> str:
-    """The ``results`` table: one JSON record per (window, campaign)."""
+def results_sink_ddl(kafka: KafkaSettings, job: JobSettings) -> str:
+    """The ``results`` table: one JSON record per (window, campaign), at-least-once or exactly-once."""
+    if job.delivery_guarantee == "exactly-once":
+        # Transactions must outlive a checkpoint interval and stay below the broker's
+        # transaction.max.timeout.ms (15 min by default).
+        guarantee = (f"'sink.delivery-guarantee' = 'exactly-once', "
+                     f"'sink.transactional-id-prefix' = {_quote(job.transactional_id_prefix)}, "
+                     f"'properties.transaction.timeout.ms' = '600000'")
+    else:
+        guarantee = "'sink.delivery-guarantee' = 'at-least-once'"
     return f"""
 CREATE TABLE results (
   window_id BIGINT,
@@ -63,15 +86,31 @@ CREATE TABLE results (
   ctr DOUBLE,
   max_source_log_append_time_ms BIGINT
 ) WITH (
-  'connector' = 'kafka',
-  'topic' = {_quote(kafka.results_topic)},
-  'properties.bootstrap.servers' = {_quote(kafka.kafka_bootstrap_servers)},
-  'sink.delivery-guarantee' = 'at-least-once',
+  {_kafka(kafka, kafka.results_topic)},
+  {guarantee},
   'format' = 'json',
   'json.encode.ignore-null-fields' = 'false'
 )"""
 
 
+def rejected_sink_ddl(kafka: KafkaSettings) -> str:
+    """Malformed events, by position in ``events``, with the reason (the job's rejected count)."""
+    return f"""
+CREATE TABLE rejected_events (
+  kafka_partition INT,
+  kafka_offset BIGINT,
+  log_append_time_ms BIGINT,
+  reason STRING
+) WITH (
+  {_kafka(kafka, kafka.rejected_topic)},
+  'sink.delivery-guarantee' = 'at-least-once',
+  'format' = 'json'
+)"""
+
+
+_TYPES = ", ".join(_quote(t) for t in EVENT_TYPES)
+_VALID = (f"event_type IN ({_TYPES}) AND campaign_id IS NOT NULL AND window_id IS NOT NULL "
+          "AND event_time > TO_TIMESTAMP_LTZ(0, 3)")
 # window_start/window_end are TIMESTAMP(3) in the session time zone, which the job pins to UTC.
 _ISO_UTC = "'yyyy-MM-dd''T''HH:mm:ss.SSS''Z'''"
 
@@ -80,10 +119,9 @@ def ctr_insert(job: JobSettings) -> str:
     """Tumbling event-time windows per campaign; ``ctr = clicks / views``, NULL without views.
 
     ``window_id`` is part of the key: producers derive it from the same event time the window
-    uses, so it is constant within a window. The end-of-run markers are filtered out before the
-    aggregation; their watermark still closes the last window.
+    uses, so it is constant within a window. End-of-run markers and rejected rows are filtered
+    out before the aggregation; the markers' watermark still closes the last window.
     """
-    types = ", ".join(_quote(t) for t in EVENT_TYPES)
     return f"""
 INSERT INTO results
 SELECT
@@ -108,6 +146,24 @@ FROM (
     COUNT(*) FILTER (WHERE event_type = 'purchase') AS purchases,
     MAX(log_append_time) AS max_lat
   FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(event_time), INTERVAL '{job.window_seconds}' SECOND))
-  WHERE event_type IN ({types}) AND campaign_id IS NOT NULL AND window_id IS NOT NULL
+  WHERE {_VALID}
   GROUP BY window_start, window_end, window_id, campaign_id
 )"""
+
+
+def rejected_insert() -> str:
+    """Rows the aggregation skips, except the end-of-run markers. Non-JSON records never become rows
+    (the JSON format drops them), so the verifier's count of non-event records covers those."""
+    return f"""
+INSERT INTO rejected_events
+SELECT
+  kafka_partition,
+  kafka_offset,
+  {_APPEND_MS} AS log_append_time_ms,
+  CASE
+    WHEN event_time = TO_TIMESTAMP_LTZ(0, 3) THEN 'event_time_ns missing or absurd'
+    WHEN event_type IS NULL OR event_type NOT IN ({_TYPES}) THEN 'unknown event_type'
+    ELSE 'campaign_id or window_id missing'
+  END AS reason
+FROM events
+WHERE NOT ({_VALID}) AND COALESCE(event_type, '') <> {_quote(END_OF_RUN)}"""

@@ -35,7 +35,8 @@ def admin_client(kafka: KafkaSettings) -> AdminClient:
 
 
 def _wanted(kafka: KafkaSettings) -> dict[str, int]:
-    return {kafka.events_topic: kafka.events_partitions, kafka.results_topic: kafka.results_partitions}
+    return {kafka.events_topic: kafka.events_partitions, kafka.results_topic: kafka.results_partitions,
+            kafka.rejected_topic: 1}
 
 
 def partitions_of(admin: AdminClient, topic: str, timeout: float = 10.0) -> list[int]:
