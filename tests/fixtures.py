@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ctrbench.embedded.kafka_broker import EmbeddedKafka
-from ctrbench.embedded.process import free_port, stop_process, wait_until
 from ctrbench.embedded.postgres import EmbeddedPostgres
+from ctrbench.embedded.process import free_port, stop_process, wait_until
 from ctrbench.kafka.topics import ensure_topics
 from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings, load
 

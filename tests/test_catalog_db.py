@@ -20,7 +20,8 @@ def test_write_then_read_gives_the_same_mapping(postgres_settings):
 
     assert len(read) == 1000
     assert read.as_mapping() == generated.as_mapping()
-    assert dict(zip(read.ad_ids, read.ad_types)) == dict(zip(generated.ad_ids, generated.ad_types))
+    assert dict(zip(read.ad_ids, read.ad_types, strict=True)) == dict(
+        zip(generated.ad_ids, generated.ad_types, strict=True))
 
 
 def test_wrong_password_names_the_server(postgres_settings):

@@ -9,10 +9,9 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-
-import pytest
 from urllib.request import urlopen
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 

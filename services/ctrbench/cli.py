@@ -93,7 +93,8 @@ def _load_settings(num_producers: int | None = None, events_per_producer: int | 
 
 @app.command()
 def run(
-    impl: Annotated[Impl, typer.Option("--impl", help="Stream processor under test; none = producers only")] = Impl.flink,
+    impl: Annotated[Impl, typer.Option(
+        "--impl", help="Stream processor under test; none = producers only")] = Impl.flink,
     skip_consumers: Annotated[bool, typer.Option(
         "--skip-consumers", help="Skip the latency calculator and verification (produce and process only)")] = False,
     num_producers: NumProducers = None,
@@ -167,15 +168,18 @@ def _producer_id_from_hostname() -> int:
 @app.command()
 def produce(
     producer_id: Annotated[int | None, typer.Option(
-        "--producer-id", help="This producer's id (seeds its stream); default: the pod ordinal from the hostname")] = None,
+        "--producer-id",
+        help="This producer's id (seeds its stream); default: the pod ordinal from the hostname")] = None,
     start_time_ns: Annotated[int | None, typer.Option(
         "--start-time-ns", help="Wall-clock time (ns) of the schedule's start; default: now + 1 s")] = None,
     base_time_ns: Annotated[int | None, typer.Option(
         "--base-time-ns", help="Run base time (ns) window ids count from [BASE_TIME_NS]; "
                                "default: the window boundary before start")] = None,
-    report_file: Annotated[Path | None, typer.Option("--report-file", help="Write the producer report (JSON) here")] = None,
+    report_file: Annotated[Path | None, typer.Option(
+        "--report-file", help="Write the producer report (JSON) here")] = None,
     wait_seconds: Annotated[float, typer.Option(
-        "--wait-seconds", help="Wait this long for PostgreSQL and the mapping to be ready (pods start in any order)")] = 0,
+        "--wait-seconds",
+        help="Wait this long for PostgreSQL and the mapping to be ready (pods start in any order)")] = 0,
     hold: Annotated[bool, typer.Option(
         "--hold", help="After sending, stay up until SIGTERM (a StatefulSet pod must not exit and resend)")] = False,
     events_per_producer: EventsPerProducer = None,
@@ -189,8 +193,8 @@ def produce(
 
     SIGTERM or Ctrl-C stops scheduling; every event already handed to Kafka is flushed and counted.
     """
-    from ctrbench.pipeline import start_times
     from ctrbench.producer.runner import run_producer
+    from ctrbench.schema import start_times
 
     _setup_logging(verbose)
     s = _load_settings(None, events_per_producer, duration, distribution, seed, bootstrap)
@@ -252,7 +256,7 @@ def process(
     _setup_logging(verbose)
     s = _load_settings(bootstrap=bootstrap, parallelism=parallelism)
     ensure_topics(s.kafka)
-    result = submit(s.kafka, s.job, connector_jars(s.job))
+    result = submit(s.kafka, s.job, connector_jars(s.job), s.postgres)
     wait_running(result)
     typer.echo("CTR job running; Ctrl-C to stop")
     try:

@@ -8,6 +8,7 @@ max_source_log_append_time_ms``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "NS_PER_S",
     "RESULT_FIELDS",
     "WindowResult",
+    "start_times",
     "window_id_of",
 ]
 
@@ -57,6 +59,12 @@ RESULT_FIELDS: tuple[str, ...] = (
     "ctr",
     "max_source_log_append_time_ms",
 )
+
+
+def start_times(window_seconds: int, delay_s: float) -> tuple[int, int]:
+    """(start, base) in ns: a schedule start ``delay_s`` from now, and the window boundary before it."""
+    start = time.time_ns() + int(delay_s * NS_PER_S)
+    return start, start - start % (window_seconds * NS_PER_S)
 
 
 def window_id_of(event_time_ns: int, base_time_ns: int, window_seconds: int) -> int:

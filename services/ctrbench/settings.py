@@ -150,6 +150,10 @@ class JobSettings(_Settings):
     transactional_id_prefix: str = Field("ctr-results", description="Kafka sink transactional id prefix")
     flink_pushgateway: str = Field(
         "", description="host:port of a Pushgateway for Flink's metrics (local runs; pods are scraped instead)")
+    campaign_source: Literal["event", "postgres"] = Field(
+        "event", description="Where a view's campaign comes from: the event's campaign_id, or a lookup join on "
+        "ad_id against PostgreSQL (JDBC, cached)")
+    lookup_cache_rows: int = Field(100_000, ge=1, description="PostgreSQL lookup cache size (rows)")
     consumer_group: str = Field("ctr-flink", description="Kafka consumer group of the job's source")
     flink_jars: str = Field(
         "", description="Extra jars for pipeline.jars (';'-separated file URLs); empty: resolve locally"
@@ -173,7 +177,8 @@ class LatencySettings(_Settings):
     )
     latency_metrics_port: int = Field(0, ge=0, le=65535, description="Report /metrics port; 0: not served")
     latency_metrics_addr: str = Field("127.0.0.1", description="Address the report's /metrics listens on")
-    pushgateway_url: str = Field("", description="Push the report's metrics here at the end (host:port); empty: no push")
+    pushgateway_url: str = Field(
+        "", description="Push the report's metrics here at the end (host:port); empty: no push")
     report_configmap: str = Field(
         "", description="Publish the CSV and JSON summary into this ConfigMap (in-cluster); empty: do not")
 

@@ -126,7 +126,8 @@ def test_monitoring_scenario(render):
     image = find(docs, "StatefulSet", "producer")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith("ctrbench/producer@sha256:")
     job = find(docs, "Job", "latency")["spec"]["template"]["spec"]
-    assert next(v for v in job["volumes"] if v["name"] == "reports")["persistentVolumeClaim"]["claimName"] == "ctr-latency"
+    reports = next(v for v in job["volumes"] if v["name"] == "reports")
+    assert reports["persistentVolumeClaim"]["claimName"] == "ctr-latency"
 
 
 def test_dashboard_configmap_carries_sidecar_label_and_valid_json(render):

@@ -47,3 +47,12 @@ def test_wrong_ctr_missing_unexpected_and_duplicates_are_reported():
     assert [str(m) for m in outcome.mismatches] == ["window 0 campaign 1: ctr expected 0.25, got 0.2"]
     assert outcome.missing == [(0, 2)] and outcome.unexpected == [(7, 3)] and outcome.duplicates == 1
     assert outcome.summary() == "0 matched, 1 wrong, 1 missing, 1 unexpected, 1 duplicates"
+
+
+def test_disorder_is_lateness_behind_each_partitions_running_max():
+    from ctrbench.latency.truth import disorder
+
+    ms = 1_000_000
+    # partition 0: 10, 30, 25 (5 late), 40; partition 1: 100, 60 (40 late)
+    got = disorder([0, 0, 0, 0, 1, 1], [10 * ms, 30 * ms, 25 * ms, 40 * ms, 100 * ms, 60 * ms])
+    assert got["max"] == 40.0 and got["p50"] == 0.0

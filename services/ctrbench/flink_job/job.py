@@ -18,15 +18,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ctrbench.errors import ServiceUnavailable
+from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.flink_job.sql import (
+    campaign_lookup_ddl,
     ctr_insert,
+    enriched_view_ddl,
     events_source_ddl,
     rejected_insert,
     rejected_sink_ddl,
     results_sink_ddl,
 )
-from ctrbench.settings import JobSettings, KafkaSettings, load
+from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings, load
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult
@@ -103,10 +105,19 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     return env
 
 
-def submit(kafka: KafkaSettings, job: JobSettings, pipeline_jars: str | None) -> TableResult:
-    """Create the tables and start both INSERTs as one job; returns at once with its handle."""
+def submit(kafka: KafkaSettings, job: JobSettings, pipeline_jars: str | None,
+           postgres: PostgresSettings | None = None) -> TableResult:
+    """Create the tables and start both INSERTs as one job; returns at once with its handle.
+
+    ``postgres`` is needed when CAMPAIGN_SOURCE=postgres (the lookup join).
+    """
     env = create_table_env(job, pipeline_jars)
     env.execute_sql(events_source_ddl(kafka, job))
+    if job.campaign_source == "postgres":
+        if postgres is None:
+            raise ConfigError("CAMPAIGN_SOURCE=postgres needs the POSTGRES_* settings")
+        env.execute_sql(campaign_lookup_ddl(postgres, job))
+        env.execute_sql(enriched_view_ddl())
     env.execute_sql(results_sink_ddl(kafka, job))
     env.execute_sql(rejected_sink_ddl(kafka))
     statements = env.create_statement_set()
@@ -152,8 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     kafka = load(KafkaSettings, **{k: v for k, v in args.items() if k in KafkaSettings.model_fields})
     job = load(JobSettings, **{k: v for k, v in args.items() if k in JobSettings.model_fields})
+    postgres = load(PostgresSettings) if job.campaign_source == "postgres" else None
     # On the cluster the connector jars are in /opt/flink/lib, so no pipeline.jars.
-    submit(kafka, job, job.flink_jars or None).wait()
+    submit(kafka, job, job.flink_jars or None, postgres).wait()
 
 
 if __name__ == "__main__":

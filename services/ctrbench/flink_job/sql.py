@@ -5,10 +5,12 @@ Kept as plain functions of the settings, so tests can read the exact SQL the job
 
 from __future__ import annotations
 
+from ctrbench.catalog import TABLE as CAMPAIGN_TABLE
 from ctrbench.schema import END_OF_RUN, EVENT_TYPES
-from ctrbench.settings import JobSettings, KafkaSettings
+from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings
 
-__all__ = ["ctr_insert", "events_source_ddl", "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
+__all__ = ["campaign_lookup_ddl", "ctr_insert", "enriched_view_ddl", "events_source_ddl", "rejected_insert",
+           "rejected_sink_ddl", "results_sink_ddl", "source_name"]
 
 # Broker append time in epoch ms: TIMESTAMP_LTZ has no direct cast to milliseconds in Flink SQL.
 _APPEND_MS = "(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), log_append_time) * CAST(1000 AS BIGINT) " \
@@ -46,6 +48,7 @@ CREATE TABLE events (
   log_append_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+  proc_time AS PROCTIME(),
   event_time AS CASE
     WHEN event_time_ns IS NOT NULL
      AND ABS(event_time_ns / 1000000 - {_APPEND_MS}) <= {job.max_event_time_skew_ms}
@@ -62,6 +65,44 @@ CREATE TABLE events (
   'json.ignore-parse-errors' = 'true',
   'json.fail-on-missing-field' = 'false'
 )"""
+
+
+def campaign_lookup_ddl(pg: PostgresSettings, job: JobSettings) -> str:
+    """The ad -> campaign mapping in PostgreSQL as a JDBC lookup table with a partial cache.
+
+    The mapping is written before a run and never changes during it, so cached rows never go stale.
+    """
+    url = f"jdbc:postgresql://{pg.postgres_host}:{pg.postgres_port}/{pg.postgres_db}"
+    return f"""
+CREATE TABLE ad_campaign (
+  ad_id STRING,
+  campaign_id INT,
+  PRIMARY KEY (ad_id) NOT ENFORCED
+) WITH (
+  'connector' = 'jdbc',
+  'url' = {_quote(url)},
+  'table-name' = {_quote(CAMPAIGN_TABLE)},
+  'username' = {_quote(pg.postgres_user)},
+  'password' = {_quote(pg.postgres_password.get_secret_value())},
+  'lookup.cache' = 'PARTIAL',
+  'lookup.partial-cache.max-rows' = '{job.lookup_cache_rows}',
+  'lookup.partial-cache.expire-after-write' = '1 h',
+  'lookup.max-retries' = '3'
+)"""
+
+
+def enriched_view_ddl() -> str:
+    """Events with their campaign looked up by ad_id (processing-time lookup join; event time kept)."""
+    return """
+CREATE TEMPORARY VIEW enriched_events AS
+SELECT e.event_type, e.window_id, e.event_time, e.log_append_time, m.campaign_id AS campaign_id
+FROM events AS e
+JOIN ad_campaign FOR SYSTEM_TIME AS OF e.proc_time AS m ON e.ad_id = m.ad_id"""
+
+
+def source_name(job: JobSettings) -> str:
+    """The table the aggregation reads: events as they are, or events enriched from PostgreSQL."""
+    return "enriched_events" if job.campaign_source == "postgres" else "events"
 
 
 def results_sink_ddl(kafka: KafkaSettings, job: JobSettings) -> str:
@@ -145,7 +186,7 @@ FROM (
     COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
     COUNT(*) FILTER (WHERE event_type = 'purchase') AS purchases,
     MAX(log_append_time) AS max_lat
-  FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(event_time), INTERVAL '{job.window_seconds}' SECOND))
+  FROM TABLE(TUMBLE(TABLE {source_name(job)}, DESCRIPTOR(event_time), INTERVAL '{job.window_seconds}' SECOND))
   WHERE {_VALID}
   GROUP BY window_start, window_end, window_id, campaign_id
 )"""

@@ -17,8 +17,6 @@ from ctrbench.latency.report import (
     write_csv,
     write_summary,
 )
-from ctrbench.latency.plot import plot_run
-from ctrbench.latency.publish import publish_configmap
 from ctrbench.latency.results import Collected, collect_results
 from ctrbench.latency.truth import Expected, expected_results
 from ctrbench.latency.verify import Verification, verify
@@ -63,13 +61,14 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
     cells = list(collected.results.values())
     e2e = percentiles([r.end_to_end_latency_ms for r in cells])
     window_max = percentiles([r.max_latency_ms for r in rows])
-    close = percentiles([r.max_window_close_latency_ms for r in rows])
+    close = percentiles([r.max_window_close_latency_ms for r in rows if r.max_window_close_latency_ms is not None])
     out_dir = Path(settings.report_dir)
     csv_path = write_csv(out_dir / csv_name(producers, expected.events, distribution), rows)
     summary = {
         "run": run_info or {},
         "events_in_kafka": expected.events,
         "non_event_records": expected.skipped,
+        "event_time_disorder_ms": expected.disorder_ms,
         "windows": len(rows),
         "cells_expected": len(expected.counts),
         "cells_received": len(collected.results),
@@ -86,12 +85,15 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
         "csv": csv_path.name,
     }
     summary_path = write_summary(csv_path.with_suffix(".json"), summary)
+    from ctrbench.latency.plot import plot_run  # matplotlib is slow to import; only the report needs it
+
     plot_path = plot_run(rows, window_seconds, f"{producers} producers, {expected.events:,} events, {distribution}",
                          csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
 
     metrics.observe_latencies((r.end_to_end_latency_ms for r in cells),
-                              (r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells))
+                              (c for c in (r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells)
+                               if c >= 0))
     metrics.verified.inc(verification.matched)
     metrics.mismatched.inc(len({(m.window_id, m.campaign_id) for m in verification.mismatches}))
     metrics.missing.inc(len(verification.missing))
@@ -101,6 +103,8 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
     if settings.pushgateway_url:
         metrics.push(settings.pushgateway_url, {"producers": str(producers), "distribution": distribution})
     if settings.report_configmap:
+        from ctrbench.latency.publish import publish_configmap
+
         publish_configmap(settings.report_configmap,
                           {csv_path.name: csv_path.read_text(), summary_path.name: summary_path.read_text()})
     return LatencyReport(expected, collected, verification, csv_path, summary_path, plot_path, summary, table)

@@ -21,8 +21,9 @@ def plot_run(rows: list[WindowLatency], window_seconds: int, title: str, path: P
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 6), height_ratios=[2, 1],
                                       constrained_layout=True)
     top.plot(windows, [r.max_latency_ms for r in rows], marker="o", label="end-to-end (max over campaigns)")
-    top.plot(windows, [r.max_window_close_latency_ms for r in rows], marker="s", linestyle="--",
-             label="window close (max over campaigns)")
+    closed = [r for r in rows if r.max_window_close_latency_ms is not None]
+    top.plot([r.window_id for r in closed], [r.max_window_close_latency_ms for r in closed], marker="s",
+             linestyle="--", label="window close (max over campaigns)")
     top.set_ylabel("latency (ms)")
     top.set_ylim(bottom=0)
     top.grid(alpha=0.3)

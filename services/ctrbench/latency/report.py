@@ -31,11 +31,16 @@ PERCENTILES = (50, 90, 95, 99)
 
 @dataclass(frozen=True)
 class WindowLatency:
-    """One CSV row: the worst latencies over the campaigns of a window."""
+    """One CSV row: the worst latencies over the campaigns of a window.
+
+    ``max_window_close_latency_ms`` is None when the result came before the window's end in broker
+    time: the end-of-run marker closes the last, partial window early, so "late after the window
+    closed" does not apply to it (end-to-end latency still does).
+    """
 
     window_id: int
     max_latency_ms: int
-    max_window_close_latency_ms: int
+    max_window_close_latency_ms: int | None
     campaigns: int
     events: int
 
@@ -58,10 +63,11 @@ def per_window(collected: Collected) -> list[WindowLatency]:
     rows = []
     for window_id in sorted(groups):
         cells = groups[window_id]
+        close = max(r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells)
         rows.append(WindowLatency(
             window_id=window_id,
             max_latency_ms=max(r.end_to_end_latency_ms for r in cells),
-            max_window_close_latency_ms=max(r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells),
+            max_window_close_latency_ms=close if close >= 0 else None,
             campaigns=len(cells),
             events=sum(r.views + r.clicks + r.purchases for r in cells),
         ))
@@ -86,7 +92,8 @@ def write_csv(path: Path, rows: list[WindowLatency]) -> Path:
         writer = csv.writer(fh)
         writer.writerow(["window_id", "max_latency_ms", "max_window_close_latency_ms", "campaigns", "events"])
         for r in rows:
-            writer.writerow([r.window_id, r.max_latency_ms, r.max_window_close_latency_ms, r.campaigns, r.events])
+            close = "" if r.max_window_close_latency_ms is None else r.max_window_close_latency_ms
+            writer.writerow([r.window_id, r.max_latency_ms, close, r.campaigns, r.events])
     return path
 
 

@@ -95,7 +95,8 @@ def build_schedule(load: LoadSettings, producer_id: int, catalog: AdCatalog, sta
         low = mean / ((1 - p_high) + load.mmpp_rate_ratio * p_high)
         high = low * load.mmpp_rate_ratio
     else:
-        offsets, path, low, high = poisson_arrivals(rng, load.events_per_producer, load.duration_seconds), None, mean, mean
+        offsets = poisson_arrivals(rng, load.events_per_producer, load.duration_seconds)
+        path, low, high = None, mean, mean
     event_time_ns = start_time_ns + np.floor(offsets * NS_PER_S).astype(np.int64)
     events = build_events(rng, catalog, event_time_ns, base_time_ns, window_seconds)
     return Schedule(events, start_time_ns, path, low, high)
