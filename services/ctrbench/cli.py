@@ -358,6 +358,24 @@ def bench_producer(
     typer.echo(result.render())
 
 
+@app.command("bench-job")
+def bench_job(
+    events: Annotated[int, typer.Option("--events", min=10_000, help="Events to pre-fill and drain")] = 2_000_000,
+    parallelism: Annotated[list[int] | None, typer.Option(
+        "--parallelism", help="Parallelism to measure; repeat for several")] = None,
+    bootstrap: Bootstrap = None,
+    verbose: Verbose = False,
+) -> None:
+    """Benchmark: events/s the CTR job drains from Kafka vs the same query over datagen (the ceiling).
+
+    Starts an embedded broker unless --bootstrap-servers is given. Default parallelism: 1 and 2.
+    """
+    from ctrbench.flink_job.bench import run_job_benchmark
+
+    _setup_logging(verbose)
+    typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap).render())
+
+
 @app.command()
 def stack(verbose: Verbose = False) -> None:
     """Start the embedded Kafka and PostgreSQL, print their settings as env exports, run until Ctrl-C."""

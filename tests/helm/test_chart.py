@@ -52,7 +52,7 @@ def test_run_config_is_read_by_the_services_settings(render, tmp_path, monkeypat
     assert load.base_time_ns == 1_800_000_000_000_000_000
     assert kafka.kafka_bootstrap_servers == "ctr-kafka:9092"
     assert (pg.postgres_host, pg.postgres_db) == ("ctr-postgresql", "ctr")
-    assert JobSettings().watermark_delay_ms == 1000
+    assert JobSettings().watermark_delay_ms == 500
     latency = LatencySettings()
     assert (latency.report_dir, latency.report_configmap, latency.pushgateway_url) == (
         "/reports", "ctr-latency-report", "")

@@ -9,8 +9,8 @@ from ctrbench.catalog import TABLE as CAMPAIGN_TABLE
 from ctrbench.schema import END_OF_RUN, EVENT_TYPES
 from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings
 
-__all__ = ["campaign_lookup_ddl", "ctr_insert", "enriched_view_ddl", "events_source_ddl", "rejected_insert",
-           "rejected_sink_ddl", "results_sink_ddl", "source_name"]
+__all__ = ["campaign_lookup_ddl", "ctr_insert", "datagen_source_ddl", "enriched_view_ddl", "events_source_ddl",
+           "rejected_insert", "rejected_sink_ddl", "results_sink_ddl", "source_name"]
 
 # Broker append time in epoch ms: TIMESTAMP_LTZ has no direct cast to milliseconds in Flink SQL.
 _APPEND_MS = "(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), log_append_time) * CAST(1000 AS BIGINT) " \
@@ -26,14 +26,16 @@ def _kafka(kafka: KafkaSettings, topic: str) -> str:
             f"'properties.bootstrap.servers' = {_quote(kafka.kafka_bootstrap_servers)}")
 
 
-def events_source_ddl(kafka: KafkaSettings, job: JobSettings) -> str:
+def events_source_ddl(kafka: KafkaSettings, job: JobSettings, bounded: bool = False) -> str:
     """The ``events`` table: JSON events, event time from ``event_time_ns``, broker time as metadata.
 
     ``event_time`` is the event's time only when it lies within ``max_event_time_skew_ms`` of the
     record's broker append time. Anything else (missing, wrong type, absurd) becomes epoch 0: it can
-    never move the watermark forward, and the queries treat it as rejected.
+    never move the watermark forward, and the queries treat it as rejected. ``bounded`` stops at the
+    offsets that are latest when the job starts (benchmarks).
     """
     delay_s = job.watermark_delay_ms / 1000
+    bound = "\n  'scan.bounded.mode' = 'latest-offset'," if bounded else ""
     return f"""
 CREATE TABLE events (
   user_id STRING,
@@ -60,7 +62,11 @@ CREATE TABLE events (
   {_kafka(kafka, kafka.events_topic)},
   'properties.group.id' = {_quote(job.consumer_group)},
   'properties.isolation.level' = 'read_committed',
-  'scan.startup.mode' = 'earliest-offset',
+  -- Larger fetches: the source spends less time per record on poll overhead.
+  'properties.max.poll.records' = '10000',
+  'properties.fetch.min.bytes' = '65536',
+  'properties.fetch.max.wait.ms' = '100',
+  'scan.startup.mode' = 'earliest-offset',{bound}
   'format' = 'json',
   'json.ignore-parse-errors' = 'true',
   'json.fail-on-missing-field' = 'false'
@@ -103,6 +109,37 @@ JOIN ad_campaign FOR SYSTEM_TIME AS OF e.proc_time AS m ON e.ad_id = m.ad_id"""
 def source_name(job: JobSettings) -> str:
     """The table the aggregation reads: events as they are, or events enriched from PostgreSQL."""
     return "enriched_events" if job.campaign_source == "postgres" else "events"
+
+
+def datagen_source_ddl(job: JobSettings, rows: int, span_seconds: int, base_ms: int) -> str:
+    """An ``events`` table from Flink's datagen source with the columns the aggregation reads.
+
+    The benchmark's ceiling: same query, same engine, no Kafka and no JSON. Event times advance
+    evenly over ``span_seconds``; the event-type mix matches the producers'.
+    """
+    step = f"seq * {span_seconds * 1000} / {rows}"
+    return f"""
+CREATE TABLE events (
+  seq BIGINT,
+  r INT,
+  campaign_id INT,
+  event_type AS CASE WHEN r < 86 THEN 'view' WHEN r < 97 THEN 'click' ELSE 'purchase' END,
+  window_id AS {step} / {job.window_seconds * 1000},
+  log_append_time AS TO_TIMESTAMP_LTZ({base_ms} + {step}, 3),
+  event_time AS TO_TIMESTAMP_LTZ({base_ms} + {step}, 3),
+  WATERMARK FOR event_time AS event_time - INTERVAL '{job.watermark_delay_ms / 1000:.3f}' SECOND
+) WITH (
+  'connector' = 'datagen',
+  'number-of-rows' = '{rows}',
+  'rows-per-second' = '1000000000',
+  'fields.seq.kind' = 'sequence',
+  'fields.seq.start' = '0',
+  'fields.seq.end' = '{rows - 1}',
+  'fields.r.min' = '0',
+  'fields.r.max' = '99',
+  'fields.campaign_id.min' = '1',
+  'fields.campaign_id.max' = '10'
+)"""
 
 
 def results_sink_ddl(kafka: KafkaSettings, job: JobSettings) -> str:
