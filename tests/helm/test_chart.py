@@ -64,6 +64,18 @@ def test_run_config_is_read_by_the_services_settings(render, tmp_path, monkeypat
     assert set(yaml.safe_load(path.read_text())) <= known
 
 
+def test_job_options_reach_the_job_settings(render, tmp_path, monkeypatch):
+    config = find(render("01-defaults-values.yaml", sets={"flink.campaignSource": "postgres",
+                                                          "flink.deliveryGuarantee": "exactly-once"}),
+                  "ConfigMap", "config")
+    path = tmp_path / "run.yaml"
+    path.write_text(config["data"]["run.yaml"])
+    monkeypatch.setenv("CTR_CONFIG_FILE", str(path))
+    job = JobSettings()
+    assert (job.campaign_source, job.delivery_guarantee, job.effective_checkpoint_interval_ms) == (
+        "postgres", "exactly-once", 2000)
+
+
 def test_base_time_defaults_to_install_time_rounded_to_the_window(render):
     config = find(render(), "ConfigMap", "config")
     base = yaml.safe_load(config["data"]["run.yaml"])["base_time_ns"]
@@ -152,6 +164,7 @@ def test_latency_role_allows_only_its_report_configmap(render):
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("run.distribution", "uniform", "/run/distribution"),
     ("run.numProducers", "0", "/run/numProducers"),
+    ("flink.deliveryGuarantee", "exactly-twice", "/flink/deliveryGuarantee"),
     ("kafka.deploy", "false", "kafka.bootstrapServers is required"),
 ])
 def test_bad_values_are_refused_with_the_key(helm, key, value, message):
