@@ -7,6 +7,7 @@ or by a YAML file named by ``CTR_CONFIG_FILE``. Errors print one line and exit n
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
@@ -78,7 +79,7 @@ def _setup_logging(verbose: bool) -> None:
 def _load_settings(num_producers: int | None = None, events_per_producer: int | None = None,
                    duration: float | None = None, distribution: Dist | None = None, seed: int | None = None,
                    bootstrap: str | None = None, report_dir: Path | None = None,
-                   parallelism: int | None = None) -> Any:
+                   parallelism: int | None = None, latency_timeout: float | None = None) -> Any:
     from ctrbench.pipeline import RunSettings
 
     return RunSettings(
@@ -87,7 +88,8 @@ def _load_settings(num_producers: int | None = None, events_per_producer: int | 
         load=load(LoadSettings, num_producers=num_producers, events_per_producer=events_per_producer,
                   duration_seconds=duration, distribution=distribution.value if distribution else None, seed=seed),
         job=load(JobSettings, parallelism=parallelism),
-        latency=load(LatencySettings, report_dir=str(report_dir) if report_dir else None),
+        latency=load(LatencySettings, report_dir=str(report_dir) if report_dir else None,
+                     latency_timeout_seconds=latency_timeout),
     )
 
 
@@ -122,20 +124,9 @@ def run(
                               report_dir, parallelism)
     if impl is Impl.spark:
         raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
-    with (pipeline.embedded_stack(settings) if embedded else _as_is(settings)) as s:
+    with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
         result = pipeline.run(s, impl.value, skip_consumers)
     _print_run(result)
-
-
-class _as_is:  # noqa: N801 - used like a function returning a context manager
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __enter__(self) -> Any:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _print_run(result: Any) -> None:
@@ -289,10 +280,7 @@ def latency(
 
     _setup_logging(verbose)
     s = _load_settings(num_producers=num_producers, distribution=distribution, bootstrap=bootstrap,
-                       report_dir=report_dir)
-    if timeout is not None:
-        s = type(s)(s.kafka, s.postgres, s.load, s.job, load(LatencySettings, report_dir=s.latency.report_dir,
-                                                                latency_timeout_seconds=timeout))
+                       report_dir=report_dir, latency_timeout=timeout)
     if end_of_run:
         close_run(s.kafka, s.load, s.job, s.latency.latency_timeout_seconds)
     report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution,

@@ -7,12 +7,14 @@ directory that is removed on stop. Use as a context manager.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import shutil
 import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -21,8 +23,9 @@ from confluent_kafka.admin import AdminClient
 from ctrbench.embedded import jars
 from ctrbench.embedded.process import free_port, stop_process, wait_until
 from ctrbench.errors import ServiceUnavailable
+from ctrbench.settings import KafkaSettings, load
 
-__all__ = ["EmbeddedKafka"]
+__all__ = ["EmbeddedKafka", "kafka_or_embedded"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,3 +140,13 @@ def _answers(admin: AdminClient) -> bool:
     except Exception:  # noqa: BLE001 - any failure just means "not yet"
         return False
     return bool(md.brokers)
+
+
+@contextlib.contextmanager
+def kafka_or_embedded(bootstrap: str | None, heap: str = "1g") -> Iterator[KafkaSettings]:
+    """Settings for the broker at ``bootstrap``, or for an embedded one started for the duration."""
+    if bootstrap:
+        yield load(KafkaSettings, kafka_bootstrap_servers=bootstrap)
+        return
+    with EmbeddedKafka(heap=heap) as broker:
+        yield load(KafkaSettings, kafka_bootstrap_servers=broker.bootstrap_servers)

@@ -7,22 +7,18 @@ so each is timed from RUNNING to FINISHED, startup excluded, and the ratio compa
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from confluent_kafka import Producer
-
 from ctrbench import catalog
+from ctrbench.embedded.kafka_broker import kafka_or_embedded
 from ctrbench.flink_job.job import connector_jars, create_table_env, wait_running
 from ctrbench.flink_job.sql import ctr_insert, datagen_source_ddl, events_source_ddl, results_sink_ddl
-from ctrbench.kafka.config import producer_config
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
-from ctrbench.producer.runner import build_schedule
+from ctrbench.producer.runner import build_schedule, send_unpaced
 from ctrbench.schema import NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings, LoadSettings, load
 
@@ -56,16 +52,9 @@ def _prefill(kafka: KafkaSettings, n: int) -> tuple[int, int]:
     start = time.time_ns() - _SPAN_S * NS_PER_S
     base = start - start % (10 * NS_PER_S)
     events = build_schedule(settings, 0, cat, start, base, 10).events
-    producer = Producer(producer_config(kafka, "throughput"))
-    for value, key in zip(events.payloads, events.keys, strict=True):
-        while True:
-            try:
-                producer.produce(kafka.events_topic, value, key)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(120):
-        raise RuntimeError("pre-fill: not every event was acknowledged")
+    _acked, errors = send_unpaced(kafka, "throughput", events)
+    if errors:
+        raise RuntimeError(f"pre-fill: {errors} events were not acknowledged")
     return base, start + _SPAN_S * NS_PER_S
 
 
@@ -77,21 +66,10 @@ def _timed(env, insert: str) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - t0
 
 
-@contextlib.contextmanager
-def _broker(bootstrap: str | None) -> Iterator[KafkaSettings]:
-    if bootstrap:
-        yield load(KafkaSettings, kafka_bootstrap_servers=bootstrap)
-        return
-    from ctrbench.embedded.kafka_broker import EmbeddedKafka
-
-    with EmbeddedKafka(heap="1g") as broker:
-        yield load(KafkaSettings, kafka_bootstrap_servers=broker.bootstrap_servers)
-
-
 def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | None) -> JobBenchResult:
     """Pre-fill once, then time the Kafka job and the datagen job at each parallelism."""
     out = JobBenchResult(events)
-    with _broker(bootstrap) as kafka:
+    with kafka_or_embedded(bootstrap) as kafka:
         clear_topics(kafka)
         logger.info("pre-filling %s with %d events", kafka.events_topic, events)
         base, last = _prefill(kafka, events)

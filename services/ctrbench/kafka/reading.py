@@ -42,9 +42,9 @@ def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader") -
         ends = {}
         for tp in consumer.assignment():
             _low, high = consumer.get_watermark_offsets(tp, timeout=kafka.kafka_timeout_seconds)
-            if high > 0:
+            if high > 0:  # empty partitions have nothing to wait for
                 ends[tp.partition] = high
-        done = {p for p, high in ends.items() if high <= 0}
+        done: set[int] = set()
         while len(done) < len(ends):
             msgs = consumer.consume(_BATCH, timeout=1.0)
             for msg in msgs:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from ctrbench.errors import ServiceUnavailable
 from ctrbench.kafka.config import admin_config
@@ -47,7 +48,7 @@ def partitions_of(admin: AdminClient, topic: str, timeout: float = 10.0) -> list
     return sorted(md.partitions)
 
 
-def _wait(admin: AdminClient, check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _wait(check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -68,15 +69,13 @@ def ensure_topics(kafka: KafkaSettings) -> None:
         except KafkaException as exc:
             raise ServiceUnavailable(f"could not create topic {name}: {exc.args[0].str()}") from None
     for name, parts in _wanted(kafka).items():
-        _wait(admin, lambda n=name, p=parts: len(partitions_of(admin, n)) >= p, f"topic {name} ready",
+        _wait(lambda n=name, p=parts: len(partitions_of(admin, n)) >= p, f"topic {name} ready",
               kafka.kafka_timeout_seconds)
         if name in existing:
             _check_timestamp_type(admin, name)
 
 
 def _check_timestamp_type(admin: AdminClient, topic: str) -> None:
-    from confluent_kafka.admin import ConfigResource, ResourceType
-
     res = ConfigResource(ResourceType.TOPIC, topic)
     configs = admin.describe_configs([res])[res].result()
     kind = configs["message.timestamp.type"].value
@@ -95,6 +94,6 @@ def clear_topics(kafka: KafkaSettings) -> None:
             fut.result()
             logger.info("deleted topic %s", name)
         # Deletion is asynchronous: re-creating before it finishes fails or resurrects old data.
-        _wait(admin, lambda: not (set(admin.list_topics(timeout=5).topics) & set(doomed)),
+        _wait(lambda: not (set(admin.list_topics(timeout=5).topics) & set(doomed)),
               "topic deletion", kafka.kafka_timeout_seconds * 2)
     ensure_topics(kafka)

@@ -10,18 +10,17 @@ A warm-up send runs first so neither side pays for the broker's first-use costs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
 from ctrbench import catalog
+from ctrbench.embedded.kafka_broker import kafka_or_embedded
 from ctrbench.kafka.config import producer_config
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.runner import build_schedule, send_unpaced
@@ -88,20 +87,9 @@ def naive_producer(kafka: KafkaSettings, n: int, ads: dict[str, int], profile: s
     return n - len(errors) - remaining
 
 
-@contextlib.contextmanager
-def _broker(bootstrap: str | None) -> Iterator[KafkaSettings]:
-    if bootstrap:
-        yield load(KafkaSettings, kafka_bootstrap_servers=bootstrap)
-        return
-    from ctrbench.embedded.kafka_broker import EmbeddedKafka
-
-    with EmbeddedKafka(heap="1g") as broker:
-        yield load(KafkaSettings, kafka_bootstrap_servers=broker.bootstrap_servers)
-
-
 def run_benchmark(events: int, baseline_events: int, profile: str, bootstrap: str | None) -> BenchResult:
     """Measure both producers against one broker (topics cleared before each)."""
-    with _broker(bootstrap) as kafka:
+    with kafka_or_embedded(bootstrap) as kafka:
         settings = load(LoadSettings, events_per_producer=events, duration_seconds=60)
         cat = catalog.generate(settings.seed, settings.num_campaigns, settings.ads_per_campaign)
 
