@@ -364,6 +364,18 @@ def bench_job(
     typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap).render())
 
 
+@app.command("bench-verify")
+def bench_verify(
+    events: Annotated[int, typer.Option("--events", min=1000, help="Event records to aggregate")] = 2_000_000,
+    verbose: Verbose = False,
+) -> None:
+    """Benchmark: recomputing the truth from N event records vs json.loads per record (same records)."""
+    from ctrbench.latency.bench import run_verify_benchmark
+
+    _setup_logging(verbose)
+    typer.echo(run_verify_benchmark(events).render())
+
+
 @app.command()
 def stack(verbose: Verbose = False) -> None:
     """Start the embedded Kafka and PostgreSQL, print their settings as env exports, run until Ctrl-C."""
