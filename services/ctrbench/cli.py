@@ -29,6 +29,8 @@ __all__ = ["app", "main"]
 
 logger = logging.getLogger("ctrbench")
 
+_INTERRUPTED = 130
+
 app = typer.Typer(
     name="ctrbench",
     help="Real-time CTR pipeline benchmark: Kafka -> PyFlink -> Kafka, with latency and correctness report.",
@@ -398,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors, meaningful exit codes, no stack traces."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="ctrbench", standalone_mode=False)
+        code = command.main(args=argv, prog_name="ctrbench", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -412,5 +414,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        code = _INTERRUPTED
+    # Typer turns Ctrl-C into an exit code it *returns* when not in standalone mode.
+    if code == _INTERRUPTED:
         print("error: interrupted; stopped everything that was started", file=sys.stderr)
-        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

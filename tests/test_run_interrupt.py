@@ -1,0 +1,53 @@
+"""Ctrl-C during `ctrbench run` stops everything the run started: broker, PostgreSQL, Flink, producers.
+
+The run gets its own process group, as a shell job would; SIGINT goes to the whole group, as a
+terminal's Ctrl-C does. Afterwards no process of that group may be left.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ctrl_c_leaves_nothing_running(tmp_path):
+    log = (tmp_path / "run.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ctrbench", "run", "--duration", "120", "--events-per-producer", "12000",
+         "--num-producers", "2", "--report-dir", str(tmp_path)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while "producer 1: 12000 events" not in (tmp_path / "run.log").read_text():
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "producers did not start"
+            time.sleep(1)
+        time.sleep(3)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+        deadline = time.monotonic() + 30
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _group_alive(proc.pid), subprocess.run(
+            ["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    output = (tmp_path / "run.log").read_text()
+    assert "error: interrupted" in output
+    assert "Traceback" not in output
