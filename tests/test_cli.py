@@ -51,3 +51,14 @@ def test_help_lists_every_command_and_seed_option():
     for option in ("--impl", "--skip-consumers", "--num-producers", "--events-per-producer", "--duration",
                    "--distribution", "--seed"):
         assert option in run_help
+
+
+def test_producer_id_comes_from_the_statefulset_ordinal(monkeypatch):
+    from ctrbench import cli
+    from ctrbench.errors import ConfigError
+
+    monkeypatch.setattr(cli.socket, "gethostname", lambda: "ctr-producer-4")
+    assert cli._producer_id_from_hostname() == 4
+    monkeypatch.setattr(cli.socket, "gethostname", lambda: "laptop")
+    with pytest.raises(ConfigError, match="--producer-id"):
+        cli._producer_id_from_hostname()

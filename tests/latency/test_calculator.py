@@ -10,6 +10,7 @@ import sys
 import pytest
 from confluent_kafka import Producer
 
+from ctrbench.embedded.process import free_port
 from ctrbench.latency.calculator import run_latency
 from ctrbench.pipeline import settings_env
 from ctrbench.producer.events import encode_event
@@ -42,13 +43,18 @@ def _write(kafka, wrong_ctr_for: tuple[int, int] | None = None) -> None:
 
 def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_path):
     _write(kafka_settings)
+    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
+    producer.produce(kafka_settings.events_topic, b"not json")  # one malformed record among the events
+    assert producer.flush(10) == 0
+    port = free_port()
     settings = load(LatencySettings, report_dir=str(tmp_path), latency_timeout_seconds=30,
-                    pushgateway_url=pushgateway)
+                    pushgateway_url=pushgateway, latency_metrics_port=port)
 
     report = run_latency(kafka_settings, settings, 2, "normal")
 
     assert report.verification.ok and report.verification.matched == 3
     assert report.csv_path.name == "latency_report_2_15_normal.csv"
+    assert report.expected.skipped == 1
     assert report.csv_path.read_text().splitlines()[0].startswith("window_id,max_latency_ms,")
     summary = json.loads(report.summary_path.read_text())
     assert summary["verification"]["matched"] == 3 and summary["events_in_kafka"] == 15
@@ -76,6 +82,12 @@ def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_
     # Sum of the histogram equals the sum of the cells' latencies.
     total_s = sum(r.end_to_end_latency_ms for r in report.collected.results.values()) / 1000
     assert value("ctr_window_latency_seconds_sum", kind="end_to_end") == pytest.approx(total_s)
+    assert value("ctr_events_non_event_records") == 1
+
+    # The same numbers on the report's own /metrics endpoint.
+    served = {s.name: s.value for fam in text_string_to_metric_families(
+        urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()) for s in fam.samples if not s.labels}
+    assert served["ctr_windows_verified_total"] == 3 and served["ctr_events_non_event_records"] == 1
 
 
 def test_corrupted_ctr_fails_verification_and_names_the_cell(kafka_settings, tmp_path):

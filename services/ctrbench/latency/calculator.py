@@ -100,6 +100,7 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
     metrics.unexpected.inc(len(verification.unexpected))
     metrics.duplicates.inc(verification.duplicates)
     metrics.set_percentiles(e2e)
+    metrics.non_events.set(expected.skipped)
     if settings.pushgateway_url:
         metrics.push(settings.pushgateway_url, {"producers": str(producers), "distribution": distribution})
     if settings.report_configmap:

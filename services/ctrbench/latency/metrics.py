@@ -39,6 +39,9 @@ class ReportMetrics:
                                   registry=self.registry)
         self.duplicates = Counter("ctr_windows_duplicate_results", "Re-emitted results (not double counted)",
                                   registry=self.registry)
+        self.non_events = Gauge("ctr_events_non_event_records",
+                                "Records in the events topic that are no event: end-of-run markers and malformed ones",
+                                registry=self.registry)
         self.percentile = Gauge("ctr_last_run_latency_ms", "Percentiles of the last run's end-to-end latency",
                                 ["quantile"], registry=self.registry)
 
