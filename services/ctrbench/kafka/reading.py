@@ -48,7 +48,9 @@ def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader") -
         while len(done) < len(ends):
             msgs = consumer.consume(_BATCH, timeout=1.0)
             for msg in msgs:
-                if msg.error() is not None and msg.error().code() == KafkaError._PARTITION_EOF:
+                # Only partitions we wait for count: empty ones report EOF at once.
+                if (msg.error() is not None and msg.error().code() == KafkaError._PARTITION_EOF
+                        and msg.partition() in ends):
                     done.add(msg.partition())
             for msg in _data(msgs):
                 yield msg

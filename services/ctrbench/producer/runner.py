@@ -122,13 +122,18 @@ class _Deliveries:
 def _produce_range(producer: Producer, topic: str, events: EventBatch, start: int, stop: int) -> None:
     """Hand events ``[start, stop)`` to the client; when its queue is full, serve deliveries and retry."""
     produce, payloads, keys = producer.produce, events.payloads, events.keys
-    for i in range(start, stop):
-        while True:
-            try:
-                produce(topic, payloads[i], keys[i])
-                break
-            except BufferError:
-                producer.poll(0.05)
+    i = start
+    while i < stop:
+        j = i
+        try:
+            # The hot loop: one call per event, nothing else. On BufferError ``j`` is the event
+            # that did not fit; it is retried once deliveries have drained the queue.
+            for j in range(i, stop):
+                produce(topic, payloads[j], keys[j])
+            i = stop
+        except BufferError:
+            i = j
+            producer.poll(0.05)
     producer.poll(0)
 
 
