@@ -52,11 +52,18 @@ def producer_config(kafka: KafkaSettings, profile: str, producer_id: int = 0, **
 
 
 def consumer_config(kafka: KafkaSettings, group_id: str, **extra: Any) -> dict[str, Any]:
-    """Configuration of a Consumer that reads committed data only, from the beginning."""
+    """Configuration of a Consumer that reads committed data only, from the beginning.
+
+    Fetches are large: the report reads whole topics, and librdkafka's defaults (1 MiB per
+    partition) halve its read rate (measured: 4.4 s vs 2.4 s for 500,000 events).
+    """
     return _base(kafka) | {
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
+        "fetch.max.bytes": 100 * 1024 * 1024,
+        "max.partition.fetch.bytes": 32 * 1024 * 1024,
+        "queued.max.messages.kbytes": 256 * 1024,
     } | extra

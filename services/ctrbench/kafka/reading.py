@@ -17,8 +17,9 @@ __all__ = ["read_all", "read_until"]
 _BATCH = 10_000
 
 
-def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
-    parts = partitions_of(admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
+def _assigned(kafka: KafkaSettings, topic: str, group: str, partitions: list[int] | None = None) -> Consumer:
+    parts = partitions if partitions is not None else partitions_of(
+        admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
     if not parts:
         raise ServiceUnavailable(f"topic {topic} does not exist on {kafka.kafka_bootstrap_servers}")
     consumer = Consumer(consumer_config(kafka, group))
@@ -35,9 +36,10 @@ def _data(msgs: list[Message]) -> Iterator[Message]:
             raise ServiceUnavailable(f"reading {msg.topic()}: {err.str()}")
 
 
-def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader") -> Iterator[Message]:
-    """Every committed record of ``topic`` up to its end at the time of the call."""
-    consumer = _assigned(kafka, topic, group)
+def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader",
+             partitions: list[int] | None = None) -> Iterator[Message]:
+    """Every committed record of ``topic`` (or of ``partitions`` of it) up to its end at the time of the call."""
+    consumer = _assigned(kafka, topic, group, partitions)
     try:
         ends = {}
         for tp in consumer.assignment():

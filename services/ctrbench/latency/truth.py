@@ -1,23 +1,30 @@
 """The expected results, recomputed from the events the producers actually wrote to Kafka.
 
 Reading ``events`` back (rather than trusting the producers' own counts) checks the whole chain:
-what the broker holds is exactly what the job could have seen.
+what the broker holds is exactly what the job could have seen. Each partition is read and
+aggregated by its own process (spawned, so no librdkafka or JVM threads are forked), and each
+record is parsed once, for its cell and its event time.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 
 from ctrbench.kafka.reading import read_all
+from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.schema import EVENT_TYPES
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["Expected", "WindowKey", "expected_results", "expected_from_records"]
+__all__ = ["Expected", "WindowKey", "disorder", "expected_from_records", "expected_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,59 +48,88 @@ class Expected:
         return c["click"] / c["view"] if c["view"] else None
 
 
-def expected_from_records(values: list[bytes]) -> Expected:
-    """Aggregate raw event records (JSON bytes) the same way the job is meant to."""
-    tally: Counter[tuple[int, int, str]] = Counter()
+@dataclass
+class _Tally:
+    """Aggregation state of one stream of records (one partition, or a list in tests)."""
+
+    cells: Counter[tuple[int, int, str]] = field(default_factory=Counter)
+    skipped: int = 0
+    lateness_ns: list[int] = field(default_factory=list)
+
+    def add_all(self, values: Iterable[bytes]) -> _Tally:
+        cells, lateness = self.cells, self.lateness_ns
+        newest = None
+        for raw in values:
+            try:
+                ev = orjson.loads(raw)
+                key = (int(ev["window_id"]), int(ev["campaign_id"]), ev["event_type"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                self.skipped += 1
+                continue
+            if key[2] not in _TYPES:
+                self.skipped += 1
+                continue
+            cells[key] += 1
+            t = ev.get("event_time_ns")
+            if isinstance(t, int):
+                newest = t if newest is None or t > newest else newest
+                lateness.append(newest - t)
+        return self
+
+
+def _expected(tallies: Iterable[_Tally]) -> Expected:
+    cells: Counter[tuple[int, int, str]] = Counter()
     skipped = 0
-    for raw in values:
-        try:
-            ev = orjson.loads(raw)
-            key = (int(ev["window_id"]), int(ev["campaign_id"]), ev["event_type"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            skipped += 1
-            continue
-        if key[2] in _TYPES:
-            tally[key] += 1
-        else:
-            skipped += 1
+    lateness: list[int] = []
+    for tally in tallies:
+        cells.update(tally.cells)
+        skipped += tally.skipped
+        lateness.extend(tally.lateness_ns)
     counts: dict[WindowKey, dict[str, int]] = {}
-    for (window, campaign, kind), n in tally.items():
+    for (window, campaign, kind), n in cells.items():
         counts.setdefault((window, campaign), dict.fromkeys(EVENT_TYPES, 0))[kind] = n
-    return Expected(counts, sum(tally.values()), skipped)
+    return Expected(counts, sum(cells.values()), skipped, _percentiles_ms(lateness))
 
 
-def disorder(partitions: list[int], event_time_ns: list[int]) -> dict[str, float]:
-    """p50/p99/max of event-time lateness behind each partition's running maximum, in ms."""
-    if not event_time_ns:
+def _percentiles_ms(lateness_ns: list[int]) -> dict[str, float]:
+    if not lateness_ns:
         return {}
-    part = np.asarray(partitions)
-    times = np.asarray(event_time_ns, dtype=np.int64)
-    late = np.zeros(len(times), dtype=np.int64)
-    for p in np.unique(part):
-        idx = np.flatnonzero(part == p)
-        late[idx] = np.maximum.accumulate(times[idx]) - times[idx]
-    ms = late / 1e6
+    ms = np.asarray(lateness_ns, dtype=np.int64) / 1e6
     return {"p50": round(float(np.percentile(ms, 50)), 3), "p99": round(float(np.percentile(ms, 99)), 3),
             "max": round(float(ms.max()), 3)}
 
 
-def _event_time(raw: bytes) -> int | None:
-    try:
-        value = orjson.loads(raw).get("event_time_ns")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return value if isinstance(value, int) else None
+def expected_from_records(values: Iterable[bytes]) -> Expected:
+    """Aggregate raw event records (JSON bytes, one partition's order) the way the job is meant to."""
+    return _expected([_Tally().add_all(values)])
+
+
+def disorder(partitions: list[int], event_time_ns: list[int]) -> dict[str, float]:
+    """p50/p99/max of event-time lateness behind each partition's running maximum, in ms."""
+    lateness: list[int] = []
+    for p in sorted(set(partitions)):
+        newest = None
+        for part, t in zip(partitions, event_time_ns, strict=True):
+            if part == p:
+                newest = t if newest is None or t > newest else newest
+                lateness.append(newest - t)
+    return _percentiles_ms(lateness)
+
+
+def _partition_tally(kafka: KafkaSettings, partition: int) -> _Tally:
+    """One worker: read one partition of ``events`` to its end and aggregate it."""
+    records = (m.value() for m in read_all(kafka, kafka.events_topic, group="ctrbench-truth",
+                                            partitions=[partition]))
+    return _Tally().add_all(records)
 
 
 def expected_results(kafka: KafkaSettings) -> Expected:
-    """Read the whole ``events`` topic, aggregate it, and measure its event-time disorder."""
-    values, partitions = [], []
-    for msg in read_all(kafka, kafka.events_topic, group="ctrbench-truth"):
-        values.append(msg.value())
-        partitions.append(msg.partition())
-    expected = expected_from_records(values)
-    timed = [(p, t) for p, t in zip(partitions, map(_event_time, values), strict=True) if t is not None]
-    expected.disorder_ms.update(disorder([p for p, _ in timed], [t for _, t in timed]))
+    """Read the whole ``events`` topic, a process per partition, and aggregate it."""
+    parts = partitions_of(admin_client(kafka), kafka.events_topic, timeout=kafka.kafka_timeout_seconds)
+    workers = max(1, min(len(parts), os.cpu_count() or 1))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        tallies = list(pool.map(_partition_tally, [kafka] * len(parts), parts))
+    expected = _expected(tallies)
     logger.info("truth: %d events in %d (window, campaign) cells, %d other records; event-time disorder %s ms",
                 expected.events, len(expected.counts), expected.skipped, expected.disorder_ms)
     return expected
