@@ -32,3 +32,23 @@ def test_markers_reach_every_partition(kafka_settings):
     consumer.close()
     assert {ev["event_type"] for ev in got.values()} == {END_OF_RUN}
     assert {ev["event_time_ns"] for ev in got.values()} == {base + 11_500 * NS_PER_MS}
+
+
+@pytest.mark.integration
+def test_close_run_waits_for_all_events_then_writes_markers(kafka_settings):
+    """The Kubernetes report Job's path: count events, then end the run."""
+    from confluent_kafka import Producer
+
+    from ctrbench.producer.end_of_run import close_run, event_count
+    from ctrbench.settings import JobSettings, LoadSettings, load
+
+    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
+    for i in range(6):
+        producer.produce(kafka_settings.events_topic, b"e%d" % i, partition=i % 3)
+    assert producer.flush(10) == 0
+    assert event_count(kafka_settings) == 6
+    run = load(LoadSettings, num_producers=2, events_per_producer=3, base_time_ns=1_000 * NS_PER_S)
+    close_run(kafka_settings, run, load(JobSettings), timeout=30)
+    assert event_count(kafka_settings) == 9  # one marker per partition
+    with pytest.raises(Exception, match="only 9 of 20 events"):
+        close_run(kafka_settings, run.model_copy(update={"events_per_producer": 10}), load(JobSettings), timeout=2)
