@@ -54,8 +54,11 @@ def producer_config(kafka: KafkaSettings, profile: str, producer_id: int = 0, **
 def consumer_config(kafka: KafkaSettings, group_id: str, **extra: Any) -> dict[str, Any]:
     """Configuration of a Consumer that reads committed data only, from the beginning.
 
-    Fetches are large: the report reads whole topics, and librdkafka's defaults (1 MiB per
-    partition) halve its read rate (measured: 4.4 s vs 2.4 s for 500,000 events).
+    The report reads whole topics, and librdkafka's defaults throttle that: whenever its queue
+    is full it pauses fetching for ``fetch.queue.backoff.ms`` (1 s), so a reader sat idle 80% of
+    the time (one partition: 167k events/s with the defaults, 345k/s with a 10 ms pause, same CPU
+    time). A small queue and 2 MiB fetches then read as fast as 32 MiB fetches and a 256 MiB queue
+    did (two workers: 0.85-0.89 against 1.17-1.20 µs/event) and keep a worker's memory small.
     """
     return _base(kafka) | {
         "group.id": group_id,
@@ -63,7 +66,7 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **extra: Any) -> dict[s
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
-        "fetch.max.bytes": 100 * 1024 * 1024,
-        "max.partition.fetch.bytes": 32 * 1024 * 1024,
-        "queued.max.messages.kbytes": 256 * 1024,
+        "max.partition.fetch.bytes": 2 * 1024 * 1024,
+        "queued.max.messages.kbytes": 16 * 1024,
+        "fetch.queue.backoff.ms": 10,
     } | extra
