@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
@@ -12,14 +15,13 @@ from ctrbench.kafka.config import consumer_config
 from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["read_all", "read_until"]
+__all__ = ["OffsetRange", "offset_ranges", "read_all", "read_range", "read_until"]
 
 _BATCH = 10_000
 
 
-def _assigned(kafka: KafkaSettings, topic: str, group: str, partitions: list[int] | None = None) -> Consumer:
-    parts = partitions if partitions is not None else partitions_of(
-        admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
+def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
+    parts = partitions_of(admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
     if not parts:
         raise ServiceUnavailable(f"topic {topic} does not exist on {kafka.kafka_bootstrap_servers}")
     consumer = Consumer(consumer_config(kafka, group))
@@ -36,10 +38,9 @@ def _data(msgs: list[Message]) -> Iterator[Message]:
             raise ServiceUnavailable(f"reading {msg.topic()}: {err.str()}")
 
 
-def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader",
-             partitions: list[int] | None = None) -> Iterator[Message]:
-    """Every committed record of ``topic`` (or of ``partitions`` of it) up to its end at the time of the call."""
-    consumer = _assigned(kafka, topic, group, partitions)
+def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader") -> Iterator[Message]:
+    """Every committed record of ``topic`` up to its end at the time of the call."""
+    consumer = _assigned(kafka, topic, group)
     try:
         ends = {}
         for tp in consumer.assignment():
@@ -70,5 +71,69 @@ def read_until(kafka: KafkaSettings, topic: str, complete: Callable[[], bool], t
     try:
         while not complete() and time.monotonic() < deadline:
             yield from _data(consumer.consume(_BATCH, timeout=0.5))
+    finally:
+        consumer.close()
+
+
+@dataclass(frozen=True)
+class OffsetRange:
+    """Offsets ``[start, end)`` of one partition: a unit of work for parallel readers."""
+
+    partition: int
+    start: int
+    end: int
+
+
+def offset_ranges(kafka: KafkaSettings, topic: str, pieces: int) -> list[OffsetRange]:
+    """Split ``topic``'s current contents into about ``pieces`` ranges of similar size.
+
+    Partitions are rarely balanced (nor a multiple of the reader count), so whole partitions
+    per reader would leave cores idle; ranges are cut across partitions, in partition order.
+    """
+    consumer = Consumer(consumer_config(kafka, "ctrbench-offsets"))
+    try:
+        parts = partitions_of(admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
+        if not parts:
+            raise ServiceUnavailable(f"topic {topic} does not exist on {kafka.kafka_bootstrap_servers}")
+        bounds = {}
+        for p in parts:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=kafka.kafka_timeout_seconds)
+            if high > low:
+                bounds[p] = (low, high)
+    finally:
+        consumer.close()
+    total = sum(high - low for low, high in bounds.values())
+    target = max(1, math.ceil(total / max(1, pieces)))
+    ranges = []
+    for p, (low, high) in sorted(bounds.items()):
+        cuts = math.ceil((high - low) / target)
+        edges = [low + (high - low) * i // cuts for i in range(cuts + 1)]
+        ranges.extend(OffsetRange(p, a, b) for a, b in itertools.pairwise(edges))
+    return ranges
+
+
+def read_range(kafka: KafkaSettings, topic: str, span: OffsetRange,
+               group: str = "ctrbench-reader") -> Iterator[list[bytes]]:
+    """The committed record values of one offset range, a consumer batch at a time.
+
+    Values only, in offset order: no per-record Python work beyond taking the value. Offsets
+    with no record to deliver (transaction markers, aborted records under read_committed) are
+    skipped by the client, so the range ends at the first record at or past ``end`` or at the
+    partition's end, whichever comes first.
+    """
+    consumer = Consumer(consumer_config(kafka, group))
+    consumer.assign([TopicPartition(topic, span.partition, span.start)])
+    try:
+        while True:
+            msgs = consumer.consume(_BATCH, timeout=1.0)
+            data = list(_data(msgs))  # raises on any error but the end of the partition
+            at_end = len(data) < len(msgs)  # the partition's end: nothing more was written when we started
+            if data and data[-1].offset() + 1 >= span.end:
+                yield [m.value() for m in data if m.offset() < span.end]
+                return
+            if data:
+                yield [m.value() for m in data]
+            if at_end:
+                return
     finally:
         consumer.close()
