@@ -184,6 +184,10 @@ class LatencySettings(_Settings):
         "", description="Push the report's metrics here at the end (host:port); empty: no push")
     report_configmap: str = Field(
         "", description="Publish the CSV and JSON summary into this ConfigMap (in-cluster); empty: do not")
+    truth_workers: int = Field(
+        0, ge=0, le=256,
+        description="Processes that read events back to recompute the truth; 0: one per usable CPU "
+                    "(affinity, capped by a cgroup CPU limit)")
 
 
 def load(cls: type[_S], **overrides: Any) -> _S:

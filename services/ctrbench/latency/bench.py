@@ -1,44 +1,70 @@
-"""Verifier benchmark: recomputing the truth from N raw event records, against a naive baseline
-(``json.loads`` and a dict of counters per record) on the same records, in the same run."""
+"""Verifier benchmark: recomputing the truth from N events in Kafka, against a naive recompute of
+the same events in the same run.
+
+The naive baseline is what one would write first: one consumer with librdkafka's defaults,
+``poll()`` per record, ``json.loads`` and a ``Counter``. ctrbench reads offset ranges in a worker
+process per core with fetch settings that keep the client busy, parses with orjson and counts
+with numpy. A second pair of figures times only the parse-and-count step on records in memory.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from ctrbench import catalog
-from ctrbench.latency.truth import expected_from_records
-from ctrbench.producer.runner import build_schedule
+from ctrbench.embedded.kafka_broker import kafka_or_embedded
+from ctrbench.kafka.topics import admin_client, clear_topics, partitions_of
+from ctrbench.latency.truth import Expected, expected_from_records, expected_results
+from ctrbench.producer.runner import build_schedule, send_unpaced
 from ctrbench.schema import EVENT_TYPES, NS_PER_S
-from ctrbench.settings import LoadSettings, load
+from ctrbench.settings import KafkaSettings, LoadSettings, load
 
-__all__ = ["VerifyBenchResult", "run_verify_benchmark"]
+__all__ = ["VerifyBenchResult", "naive_truth", "run_verify_benchmark"]
+
+logger = logging.getLogger(__name__)
 
 _PER_PRODUCER = 1_000_000
+_T = TypeVar("_T")
+_Cells = Counter[tuple[int, int, str]]
 
 
 @dataclass(frozen=True)
 class VerifyBenchResult:
     events: int
+    partitions: int
     seconds: float
     baseline_seconds: float
+    memory_events: int
+    memory_seconds: float
+    memory_baseline_seconds: float
 
     def render(self) -> str:
         per_event = self.seconds / self.events * 1e6
         return "\n".join([
-            f"machine: {os.cpu_count()} cores; {self.events:,} events (records in memory, Kafka read not included)",
-            f"ctrbench truth : {self.seconds:7.2f} s  ({per_event:.2f} us/event, "
-            f"10M events ~ {per_event * 10:.0f} s)",
-            f"naive baseline : {self.baseline_seconds:7.2f} s  (json.loads + Counter per record)",
-            f"ratio          : {self.baseline_seconds / self.seconds:7.2f}x",
+            f"machine: {os.cpu_count()} cores (broker on the same machine); {self.events:,} events in Kafka, "
+            f"{self.partitions} partitions",
+            f"from Kafka, ctrbench : {self.seconds:7.2f} s  ({per_event:.2f} us/event, 10M events ~ "
+            f"{per_event * 10:.0f} s)  {self.baseline_seconds / self.seconds:5.2f}x baseline",
+            f"from Kafka, naive    : {self.baseline_seconds:7.2f} s  "
+            f"({self.baseline_seconds / self.events * 1e6:.2f} us/event; one consumer, poll + json.loads + Counter)",
+            f"in memory, ctrbench  : {self.memory_seconds:7.2f} s  for {self.memory_events:,} records "
+            f"({self.memory_seconds / self.memory_events * 1e6:.2f} us/event)  "
+            f"{self.memory_baseline_seconds / self.memory_seconds:5.2f}x baseline",
+            f"in memory, naive     : {self.memory_baseline_seconds:7.2f} s  (json.loads + Counter)",
         ])
 
 
-def _naive(values: list[bytes]) -> Counter[tuple[int, int, str]]:
-    tally: Counter[tuple[int, int, str]] = Counter()
+def _naive_count(values: Iterable[bytes]) -> _Cells:
+    tally: _Cells = Counter()
     for raw in values:
         ev = json.loads(raw)
         if ev.get("event_type") in EVENT_TYPES:
@@ -46,26 +72,80 @@ def _naive(values: list[bytes]) -> Counter[tuple[int, int, str]]:
     return tally
 
 
-def run_verify_benchmark(events: int) -> VerifyBenchResult:
-    """Build ``events`` producer records (not timed), then time both aggregations and check they agree."""
+def naive_truth(kafka: KafkaSettings) -> _Cells:
+    """The baseline: one consumer with default fetch settings, a poll per record."""
+    parts = partitions_of(admin_client(kafka), kafka.events_topic, timeout=kafka.kafka_timeout_seconds)
+    consumer = Consumer({"bootstrap.servers": kafka.kafka_bootstrap_servers, "group.id": "ctrbench-naive-truth",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(kafka.events_topic, p, OFFSET_BEGINNING) for p in parts])
+
+    def values() -> Iterable[bytes]:
+        at_end: set[int] = set()
+        while len(at_end) < len(parts):
+            msg = consumer.poll(1.0)
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(msg.error().str())
+                at_end.add(msg.partition())
+                continue
+            yield msg.value()
+
+    try:
+        return _naive_count(values())
+    finally:
+        consumer.close()
+
+
+def _cells(expected: Expected) -> _Cells:
+    return Counter({(w, c, t): n for (w, c), counts in expected.counts.items() for t, n in counts.items() if n})
+
+
+def _fill(kafka: KafkaSettings, events: int) -> list[bytes]:
+    """Write ``events`` producer events to ``events``; returns the first producer's records."""
     settings = load(LoadSettings, events_per_producer=min(events, _PER_PRODUCER), duration_seconds=600)
     cat = catalog.generate(settings.seed, settings.num_campaigns, settings.ads_per_campaign)
     start = time.time_ns()
     base = start - start % (10 * NS_PER_S)
-    values: list[bytes] = []
+    first: list[bytes] = []
+    written = 0
     producer = 0
-    while len(values) < events:
-        values.extend(build_schedule(settings, producer, cat, start, base, 10).events.payloads)
+    while written < events:
+        share = settings.model_copy(update={"events_per_producer": min(_PER_PRODUCER, events - written)})
+        batch = build_schedule(share, producer, cat, start, base, 10).events
+        acked, errors = send_unpaced(kafka, "throughput", batch)
+        if errors:
+            raise RuntimeError(f"{errors} delivery errors while filling {kafka.events_topic}")
+        first = first or batch.payloads
+        written += acked
         producer += 1
-    del values[events:]
+        logger.info("filled %d of %d events", written, events)
+    return first
 
+
+def _timed(fn: Callable[..., _T], *args: Any) -> tuple[_T, float]:
     t0 = time.perf_counter()
-    expected = expected_from_records(values)
-    seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    naive = _naive(values)
-    baseline_seconds = time.perf_counter() - t0
-    flat = {(w, c, t): n for (w, c), counts in expected.counts.items() for t, n in counts.items() if n}
-    if flat != dict(naive):
-        raise RuntimeError("the verifier and the naive baseline disagree")
-    return VerifyBenchResult(events, seconds, baseline_seconds)
+    result = fn(*args)
+    return result, time.perf_counter() - t0
+
+
+def run_verify_benchmark(events: int, bootstrap: str | None) -> VerifyBenchResult:
+    """Fill ``events`` with N producer events (not timed), then time both recomputes and check they agree."""
+    with kafka_or_embedded(bootstrap) as kafka:
+        clear_topics(kafka)
+        records = _fill(kafka, events)
+        partitions = len(partitions_of(admin_client(kafka), kafka.events_topic, timeout=kafka.kafka_timeout_seconds))
+
+        expected, seconds = _timed(expected_results, kafka)
+        naive, baseline_seconds = _timed(naive_truth, kafka)
+        if expected.events != events or _cells(expected) != naive:
+            raise RuntimeError(f"the recomputes disagree: ctrbench counted {expected.events:,} events, "
+                               f"the baseline {sum(naive.values()):,}, of {events:,} written")
+
+    in_memory, memory_seconds = _timed(expected_from_records, records)
+    naive_memory, memory_baseline_seconds = _timed(_naive_count, records)
+    if _cells(in_memory) != naive_memory:
+        raise RuntimeError("the in-memory recomputes disagree")
+    return VerifyBenchResult(events, partitions, seconds, baseline_seconds, len(records), memory_seconds,
+                             memory_baseline_seconds)

@@ -52,7 +52,7 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
     metrics = ReportMetrics()
     if settings.latency_metrics_port:
         metrics.serve(settings.latency_metrics_port, settings.latency_metrics_addr)
-    expected = expected_results(kafka)
+    expected = expected_results(kafka, workers=settings.truth_workers)
     logger.info("waiting for %d (window, campaign) results (timeout %.0f s)", len(expected.counts),
                 settings.latency_timeout_seconds)
     collected = collect_results(kafka, set(expected.counts), settings.latency_timeout_seconds)

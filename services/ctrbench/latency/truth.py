@@ -1,35 +1,40 @@
 """The expected results, recomputed from the events the producers actually wrote to Kafka.
 
 Reading ``events`` back (rather than trusting the producers' own counts) checks the whole chain:
-what the broker holds is exactly what the job could have seen. Each partition is read and
-aggregated by its own process (spawned, so no librdkafka or JVM threads are forked), and each
-record is parsed once, for its cell and its event time.
+what the broker holds is exactly what the job could have seen. The topic is cut into offset
+ranges of similar size, each read by a spawned worker process (no librdkafka or JVM threads are
+forked), which decodes its records a batch at a time (:mod:`ctrbench.latency.decode`) and counts
+them per (window, campaign, event type) with numpy. The workers also return the event times in
+offset order, so the per-partition disorder is exact across range boundaries.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
-import orjson
 
-from ctrbench.kafka.reading import read_all
-from ctrbench.kafka.topics import admin_client, partitions_of
+from ctrbench.kafka.reading import OffsetRange, offset_ranges, read_range
+from ctrbench.latency.decode import decode_events
 from ctrbench.schema import EVENT_TYPES
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["Expected", "WindowKey", "disorder", "expected_from_records", "expected_results"]
+__all__ = ["Expected", "WindowKey", "disorder", "expected_from_records", "expected_results", "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
 WindowKey = tuple[int, int]  # (window_id, campaign_id)
-_TYPES = frozenset(EVENT_TYPES)
+_CELL = tuple[int, int, int]  # (window_id, campaign_id, index into EVENT_TYPES)
+_RANGES_PER_WORKER = 2  # enough for the pool to even out ranges of unequal speed
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Expected:
     events: int
     skipped: int
     # How far behind the partition's largest event time so far each event arrived (ms): the
-    # out-of-orderness the watermark delay must cover. Filled by expected_results.
+    # out-of-orderness the watermark delay must cover.
     disorder_ms: dict[str, float] = field(default_factory=dict)
 
     def ctr(self, key: WindowKey) -> float | None:
@@ -48,88 +53,131 @@ class Expected:
         return c["click"] / c["view"] if c["view"] else None
 
 
-@dataclass
-class _Tally:
-    """Aggregation state of one stream of records (one partition, or a list in tests)."""
+@dataclass(frozen=True)
+class _Part:
+    """What one worker found in one offset range."""
 
-    cells: Counter[tuple[int, int, str]] = field(default_factory=Counter)
-    skipped: int = 0
-    lateness_ns: list[int] = field(default_factory=list)
-
-    def add_all(self, values: Iterable[bytes]) -> _Tally:
-        cells, lateness = self.cells, self.lateness_ns
-        newest = None
-        for raw in values:
-            try:
-                ev = orjson.loads(raw)
-                key = (int(ev["window_id"]), int(ev["campaign_id"]), ev["event_type"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                self.skipped += 1
-                continue
-            if key[2] not in _TYPES:
-                self.skipped += 1
-                continue
-            cells[key] += 1
-            t = ev.get("event_time_ns")
-            if isinstance(t, int):
-                newest = t if newest is None or t > newest else newest
-                lateness.append(newest - t)
-        return self
+    partition: int
+    start: int
+    cells: Counter[_CELL]
+    skipped: int
+    event_time_ns: np.ndarray  # of the events that have one, in offset order
 
 
-def _expected(tallies: Iterable[_Tally]) -> Expected:
-    cells: Counter[tuple[int, int, str]] = Counter()
+def _cell_counts(window: np.ndarray, campaign: np.ndarray, kind: np.ndarray) -> Counter[_CELL]:
+    """How many events fall in each (window, campaign, type) cell, without a Python loop per event."""
+    if not len(window):
+        return Counter()
+    w0, c0 = int(window.min()), int(campaign.min())
+    c_span = int(campaign.max()) - c0 + 1
+    cells = (int(window.max()) - w0 + 1) * c_span * len(EVENT_TYPES)
+    if cells <= 4 * len(window) + 4096:  # dense enough to count by index
+        packed = ((window - w0) * c_span + (campaign - c0)) * len(EVENT_TYPES) + kind
+        counts = np.bincount(packed, minlength=cells)
+        found = np.flatnonzero(counts)
+        keys = [(w0 + int(k) // (c_span * 3), c0 + int(k) // 3 % c_span, int(k) % 3) for k in found.tolist()]
+        return Counter(dict(zip(keys, counts[found].tolist(), strict=True)))
+    rows, counts = np.unique(np.stack([window, campaign, kind.astype(np.int64)], axis=1), axis=0,
+                             return_counts=True)
+    return Counter({(w, c, k): n for (w, c, k), n in zip(rows.tolist(), counts.tolist(), strict=True)})
+
+
+def _part(partition: int, start: int, batches: Iterable[Sequence[bytes]]) -> _Part:
+    """Count a stream of record batches as they come (memory: the event times, 8 bytes per event)."""
+    cells: Counter[_CELL] = Counter()
+    times = []
     skipped = 0
-    lateness: list[int] = []
-    for tally in tallies:
-        cells.update(tally.cells)
-        skipped += tally.skipped
-        lateness.extend(tally.lateness_ns)
+    for values in batches:
+        decoded = decode_events(values)
+        events = decoded.events
+        skipped += len(values) - int(np.count_nonzero(events))
+        cells.update(_cell_counts(decoded.window_id[events], decoded.campaign_id[events], decoded.event_type[events]))
+        times.append(decoded.event_time_ns[events & decoded.has_time])
+    return _Part(partition, start, cells, skipped, np.concatenate(times) if times else np.zeros(0, dtype=np.int64))
+
+
+def _range_part(kafka: KafkaSettings, span: OffsetRange) -> _Part:
+    """One worker: read one offset range of ``events`` and count it."""
+    return _part(span.partition, span.start, read_range(kafka, kafka.events_topic, span, group="ctrbench-truth"))
+
+
+def _expected(parts: Sequence[_Part]) -> Expected:
+    cells: Counter[_CELL] = Counter()
+    for part in parts:
+        cells.update(part.cells)
     counts: dict[WindowKey, dict[str, int]] = {}
     for (window, campaign, kind), n in cells.items():
-        counts.setdefault((window, campaign), dict.fromkeys(EVENT_TYPES, 0))[kind] = n
-    return Expected(counts, sum(cells.values()), skipped, _percentiles_ms(lateness))
+        counts.setdefault((window, campaign), dict.fromkeys(EVENT_TYPES, 0))[EVENT_TYPES[kind]] = n
+    lateness = []
+    ordered = sorted(parts, key=lambda p: (p.partition, p.start))
+    for _partition, group in itertools.groupby(ordered, key=lambda p: p.partition):
+        lateness.append(_lateness_ns(np.concatenate([p.event_time_ns for p in group])))
+    all_lateness = np.concatenate(lateness) if lateness else np.zeros(0, dtype=np.int64)
+    return Expected(counts, sum(cells.values()), sum(p.skipped for p in parts), _percentiles_ms(all_lateness))
 
 
-def _percentiles_ms(lateness_ns: list[int]) -> dict[str, float]:
-    if not lateness_ns:
+def _lateness_ns(event_time_ns: np.ndarray) -> np.ndarray:
+    """How far each event time lies behind the largest one before it (in the same partition)."""
+    return np.maximum.accumulate(event_time_ns) - event_time_ns if len(event_time_ns) else event_time_ns
+
+
+def _percentiles_ms(lateness_ns: np.ndarray) -> dict[str, float]:
+    if not len(lateness_ns):
         return {}
-    ms = np.asarray(lateness_ns, dtype=np.int64) / 1e6
-    return {"p50": round(float(np.percentile(ms, 50)), 3), "p99": round(float(np.percentile(ms, 99)), 3),
-            "max": round(float(ms.max()), 3)}
+    ms = lateness_ns / 1e6
+    p50, p99 = np.percentile(ms, [50, 99])
+    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "max": round(float(ms.max()), 3)}
 
 
-def expected_from_records(values: Iterable[bytes]) -> Expected:
+def expected_from_records(values: Sequence[bytes]) -> Expected:
     """Aggregate raw event records (JSON bytes, one partition's order) the way the job is meant to."""
-    return _expected([_Tally().add_all(values)])
+    return _expected([_part(0, 0, [values])])
 
 
-def disorder(partitions: list[int], event_time_ns: list[int]) -> dict[str, float]:
+def disorder(partitions: Sequence[int], event_time_ns: Sequence[int]) -> dict[str, float]:
     """p50/p99/max of event-time lateness behind each partition's running maximum, in ms."""
-    lateness: list[int] = []
-    for p in sorted(set(partitions)):
-        newest = None
-        for part, t in zip(partitions, event_time_ns, strict=True):
-            if part == p:
-                newest = t if newest is None or t > newest else newest
-                lateness.append(newest - t)
-    return _percentiles_ms(lateness)
+    parts = np.asarray(partitions)
+    times = np.asarray(event_time_ns, dtype=np.int64)
+    lateness = [_lateness_ns(times[parts == p]) for p in np.unique(parts)]
+    return _percentiles_ms(np.concatenate(lateness) if lateness else np.zeros(0, dtype=np.int64))
 
 
-def _partition_tally(kafka: KafkaSettings, partition: int) -> _Tally:
-    """One worker: read one partition of ``events`` to its end and aggregate it."""
-    records = (m.value() for m in read_all(kafka, kafka.events_topic, group="ctrbench-truth",
-                                            partitions=[partition]))
-    return _Tally().add_all(records)
+def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its CPU affinity, capped by a cgroup v2 or v1 CPU quota.
+
+    ``os.cpu_count()`` is the node's count; in a pod with a CPU limit that would start far more
+    workers than the limit lets run (and each holds a Kafka client and its buffers).
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            fields = (cgroup_root / quota_file).read_text().split()
+            if period_file:
+                fields.append((cgroup_root / period_file).read_text().strip())
+            quota, period = fields[0], fields[1]
+            if quota not in ("max", "-1"):
+                cpus = min(cpus, math.ceil(int(quota) / int(period)))
+            break
+        except (OSError, ValueError, IndexError):
+            continue
+    return max(1, cpus)
 
 
-def expected_results(kafka: KafkaSettings) -> Expected:
-    """Read the whole ``events`` topic, a process per partition, and aggregate it."""
-    parts = partitions_of(admin_client(kafka), kafka.events_topic, timeout=kafka.kafka_timeout_seconds)
-    workers = max(1, min(len(parts), os.cpu_count() or 1))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        tallies = list(pool.map(_partition_tally, [kafka] * len(parts), parts))
-    expected = _expected(tallies)
-    logger.info("truth: %d events in %d (window, campaign) cells, %d other records; event-time disorder %s ms",
-                expected.events, len(expected.counts), expected.skipped, expected.disorder_ms)
+def expected_results(kafka: KafkaSettings, workers: int = 0, pieces: int | None = None) -> Expected:
+    """Read the whole ``events`` topic with worker processes and aggregate it.
+
+    ``workers``: processes (0: :func:`usable_cpus`). ``pieces``: offset ranges to cut the topic
+    into (default: two per worker, so a worker that finishes early takes another).
+    """
+    workers = workers or usable_cpus()
+    ranges = offset_ranges(kafka, kafka.events_topic, pieces or workers * _RANGES_PER_WORKER)
+    if not ranges:
+        parts: list[_Part] = []
+    else:
+        with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = list(pool.map(_range_part, itertools.repeat(kafka), ranges))
+    expected = _expected(parts)
+    logger.info("truth: %d events in %d (window, campaign) cells, %d other records (%d workers, %d ranges); "
+                "event-time disorder %s ms", expected.events, len(expected.counts), expected.skipped,
+                min(workers, len(ranges)), len(ranges), expected.disorder_ms)
     return expected
