@@ -1,7 +1,9 @@
-"""Ctrl-C during `ctrbench run` stops everything the run started: broker, PostgreSQL, Flink, producers.
+"""Ctrl-C or `kill` during `ctrbench run` stops everything the run started: broker, PostgreSQL, Flink,
+producers.
 
-The run gets its own process group, as a shell job would; SIGINT goes to the whole group, as a
-terminal's Ctrl-C does. Afterwards no process of that group may be left.
+The run gets its own process group, as a shell job would. Ctrl-C: SIGINT goes to the whole group, as
+a terminal's does. `kill PID`: SIGTERM goes to the ctrbench process only, which must stop the rest
+itself. Afterwards no process of that group may be left.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def test_ctrl_c_leaves_nothing_running(tmp_path):
+@pytest.mark.parametrize(("how", "exit_code", "message"), [
+    ("ctrl-c", 130, "error: interrupted"),
+    ("kill", 143, "error: terminated"),
+])
+def test_stopping_a_run_leaves_nothing_running(tmp_path, how, exit_code, message):
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ctrbench", "run", "--duration", "120", "--events-per-producer", "12000",
@@ -38,8 +44,11 @@ def test_ctrl_c_leaves_nothing_running(tmp_path):
             assert time.monotonic() < deadline, "producers did not start"
             time.sleep(1)
         time.sleep(3)
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=120) == 130
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == exit_code
         deadline = time.monotonic() + 30
         while _group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -49,5 +58,5 @@ def test_ctrl_c_leaves_nothing_running(tmp_path):
         if _group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
     output = (tmp_path / "run.log").read_text()
-    assert "error: interrupted" in output
+    assert message in output
     assert "Traceback" not in output

@@ -402,8 +402,29 @@ def stack(verbose: Verbose = False) -> None:
             pass
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so that every ``finally`` and context manager stops what it started."""
+
+
+_TERMINATED = 143  # 128 + SIGTERM
+_signals: list[int] = []
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+    _signals.append(signum)
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors, meaningful exit codes, no stack traces."""
+    """Console entry point: one-line errors, meaningful exit codes, no stack traces.
+
+    SIGTERM (``kill PID``) stops a command the way Ctrl-C does: the embedded broker, PostgreSQL,
+    the job and the producers are all stopped (producers flush first). ``produce`` replaces this
+    with its own handler, which finishes sending gracefully.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="ctrbench", standalone_mode=False)
@@ -423,6 +444,9 @@ def main(argv: list[str] | None = None) -> None:
         code = _INTERRUPTED
     # Typer turns Ctrl-C into an exit code it *returns* when not in standalone mode.
     if code == _INTERRUPTED:
+        if _signals:
+            print("error: terminated; stopped everything that was started", file=sys.stderr)
+            sys.exit(_TERMINATED)
         print("error: interrupted; stopped everything that was started", file=sys.stderr)
     if isinstance(code, int) and code:
         sys.exit(code)
