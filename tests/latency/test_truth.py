@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.integration
 AD = "33333333-3333-4333-8333-333333333333"
 
 
-def test_counts_and_disorder_are_exact_across_range_boundaries(kafka_settings):
+@pytest.mark.parametrize("workers", [2, 1])
+def test_counts_and_disorder_are_exact_across_range_boundaries(kafka_settings, workers, caplog):
     rng = random.Random(5)
     producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers, "linger.ms": 50})
     written: dict[int, list[tuple[int, int, str, int]]] = {0: [], 1: [], 2: []}
@@ -35,7 +37,9 @@ def test_counts_and_disorder_are_exact_across_range_boundaries(kafka_settings):
     producer.produce(kafka_settings.events_topic, b"garbage", partition=1)
     assert producer.flush(10) == 0
 
-    got = expected_results(kafka_settings, pieces=13)  # cut partition 0 into about nine ranges
+    # Cut partition 0 into about nine ranges, read by spawned workers (as for big topics) or in this process.
+    caplog.set_level(logging.INFO, logger="ctrbench.latency.truth")
+    got = expected_results(kafka_settings, workers=workers, pieces=13)
 
     counts: dict[tuple[int, int], dict[str, int]] = {}
     lateness_ms = []
@@ -51,6 +55,7 @@ def test_counts_and_disorder_are_exact_across_range_boundaries(kafka_settings):
                                "p99": round(float(np.percentile(lateness_ms, 99)), 3),
                                "max": round(max(lateness_ms), 3)}
     assert got.disorder_ms["max"] > 250  # the late events really are late
+    assert f"({workers} workers, " in caplog.text
 
 
 def test_an_empty_topic_has_no_events(kafka_settings):

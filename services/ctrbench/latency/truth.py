@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 WindowKey = tuple[int, int]  # (window_id, campaign_id)
 _CELL = tuple[int, int, int]  # (window_id, campaign_id, index into EVENT_TYPES)
 _RANGES_PER_WORKER = 2  # enough for the pool to even out ranges of unequal speed
+# Below this many records one process reads everything: starting workers (about a second each
+# here) would cost more than it saves.
+_IN_PROCESS_BELOW = 200_000
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,14 @@ def _cell_counts(window: np.ndarray, campaign: np.ndarray, kind: np.ndarray) -> 
     """How many events fall in each (window, campaign, type) cell, without a Python loop per event."""
     if not len(window):
         return Counter()
-    w0, c0 = int(window.min()), int(campaign.min())
+    w0, c0, kinds = int(window.min()), int(campaign.min()), len(EVENT_TYPES)
     c_span = int(campaign.max()) - c0 + 1
-    cells = (int(window.max()) - w0 + 1) * c_span * len(EVENT_TYPES)
+    cells = (int(window.max()) - w0 + 1) * c_span * kinds
     if cells <= 4 * len(window) + 4096:  # dense enough to count by index
-        packed = ((window - w0) * c_span + (campaign - c0)) * len(EVENT_TYPES) + kind
+        packed = ((window - w0) * c_span + (campaign - c0)) * kinds + kind
         counts = np.bincount(packed, minlength=cells)
         found = np.flatnonzero(counts)
-        keys = [(w0 + int(k) // (c_span * 3), c0 + int(k) // 3 % c_span, int(k) % 3) for k in found.tolist()]
+        keys = [(w0 + k // (c_span * kinds), c0 + k // kinds % c_span, k % kinds) for k in found.tolist()]
         return Counter(dict(zip(keys, counts[found].tolist(), strict=True)))
     rows, counts = np.unique(np.stack([window, campaign, kind.astype(np.int64)], axis=1), axis=0,
                              return_counts=True)
@@ -166,13 +169,16 @@ def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
 def expected_results(kafka: KafkaSettings, workers: int = 0, pieces: int | None = None) -> Expected:
     """Read the whole ``events`` topic with worker processes and aggregate it.
 
-    ``workers``: processes (0: :func:`usable_cpus`). ``pieces``: offset ranges to cut the topic
-    into (default: two per worker, so a worker that finishes early takes another).
+    ``workers``: processes (0: :func:`usable_cpus`, or this process alone for a small topic).
+    ``pieces``: offset ranges to cut the topic into (default: two per worker, so a worker that
+    finishes early takes another).
     """
-    workers = workers or usable_cpus()
-    ranges = offset_ranges(kafka, kafka.events_topic, pieces or workers * _RANGES_PER_WORKER)
-    if not ranges:
-        parts: list[_Part] = []
+    chosen = workers or usable_cpus()
+    ranges = offset_ranges(kafka, kafka.events_topic, pieces or chosen * _RANGES_PER_WORKER)
+    small = not workers and sum(r.end - r.start for r in ranges) < _IN_PROCESS_BELOW
+    workers = 1 if small else chosen
+    if workers == 1:
+        parts = [_range_part(kafka, r) for r in ranges]
     else:
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=multiprocessing.get_context("spawn")) as pool:
             parts = list(pool.map(_range_part, itertools.repeat(kafka), ranges))
