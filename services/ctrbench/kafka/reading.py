@@ -18,6 +18,9 @@ from ctrbench.settings import KafkaSettings
 __all__ = ["OffsetRange", "offset_ranges", "read_all", "read_range", "read_until"]
 
 _BATCH = 10_000
+# consume() waits this long whenever fewer than _BATCH records are ready (it does not return
+# early at a partition's end), so every read ends with one such wait: keep it short.
+_WAIT_SECONDS = 0.1
 
 
 def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
@@ -49,7 +52,7 @@ def read_all(kafka: KafkaSettings, topic: str, group: str = "ctrbench-reader") -
                 ends[tp.partition] = high
         done: set[int] = set()
         while len(done) < len(ends):
-            msgs = consumer.consume(_BATCH, timeout=1.0)
+            msgs = consumer.consume(_BATCH, timeout=_WAIT_SECONDS)
             for msg in msgs:
                 # Only partitions we wait for count: empty ones report EOF at once.
                 if (msg.error() is not None and msg.error().code() == KafkaError._PARTITION_EOF
@@ -70,7 +73,7 @@ def read_until(kafka: KafkaSettings, topic: str, complete: Callable[[], bool], t
     deadline = time.monotonic() + timeout
     try:
         while not complete() and time.monotonic() < deadline:
-            yield from _data(consumer.consume(_BATCH, timeout=0.5))
+            yield from _data(consumer.consume(_BATCH, timeout=_WAIT_SECONDS))
     finally:
         consumer.close()
 
@@ -125,7 +128,7 @@ def read_range(kafka: KafkaSettings, topic: str, span: OffsetRange,
     consumer.assign([TopicPartition(topic, span.partition, span.start)])
     try:
         while True:
-            msgs = consumer.consume(_BATCH, timeout=1.0)
+            msgs = consumer.consume(_BATCH, timeout=_WAIT_SECONDS)
             data = list(_data(msgs))  # raises on any error but the end of the partition
             at_end = len(data) < len(msgs)  # the partition's end: nothing more was written when we started
             if data and data[-1].offset() + 1 >= span.end:
