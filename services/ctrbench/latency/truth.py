@@ -17,7 +17,7 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +65,10 @@ class _Part:
     cells: Counter[_CELL]
     skipped: int
     event_time_ns: np.ndarray  # of the events that have one, in offset order
+
+    @property
+    def records(self) -> int:
+        return sum(self.cells.values()) + self.skipped
 
 
 def _cell_counts(window: np.ndarray, campaign: np.ndarray, kind: np.ndarray) -> Counter[_CELL]:
@@ -181,7 +185,12 @@ def expected_results(kafka: KafkaSettings, workers: int = 0, pieces: int | None 
         parts = [_range_part(kafka, r) for r in ranges]
     else:
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(pool.map(_range_part, itertools.repeat(kafka), ranges))
+            pending = [pool.submit(_range_part, kafka, r) for r in ranges]
+            parts = []
+            for done in as_completed(pending):  # progress: a 10M-event topic takes a while
+                parts.append(done.result())
+                logger.info("truth: %d of %d offset ranges read, %d records", len(parts), len(ranges),
+                            sum(p.records for p in parts))
     expected = _expected(parts)
     logger.info("truth: %d events in %d (window, campaign) cells, %d other records (%d workers, %d ranges); "
                 "event-time disorder %s ms", expected.events, len(expected.counts), expected.skipped,
