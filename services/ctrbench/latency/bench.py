@@ -22,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from ctrbench import catalog
 from ctrbench.embedded.kafka_broker import kafka_or_embedded
+from ctrbench.errors import CtrError
 from ctrbench.kafka.topics import admin_client, clear_topics, partitions_of
 from ctrbench.latency.truth import Expected, expected_from_records, expected_results
 from ctrbench.producer.runner import build_schedule, send_unpaced
@@ -87,7 +88,7 @@ def naive_truth(kafka: KafkaSettings) -> _Cells:
                 continue
             if msg.error() is not None:
                 if msg.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(msg.error().str())
+                    raise CtrError(msg.error().str())
                 at_end.add(msg.partition())
                 continue
             yield msg.value()
@@ -116,7 +117,7 @@ def _fill(kafka: KafkaSettings, events: int) -> list[bytes]:
         batch = build_schedule(share, producer, cat, start, base, 10).events
         acked, errors = send_unpaced(kafka, "throughput", batch)
         if errors:
-            raise RuntimeError(f"{errors} delivery errors while filling {kafka.events_topic}")
+            raise CtrError(f"{errors} delivery errors while filling {kafka.events_topic}")
         first = first or batch.payloads
         written += acked
         producer += 1
@@ -140,12 +141,12 @@ def run_verify_benchmark(events: int, bootstrap: str | None) -> VerifyBenchResul
         expected, seconds = _timed(expected_results, kafka)
         naive, baseline_seconds = _timed(naive_truth, kafka)
         if expected.events != events or _cells(expected) != naive:
-            raise RuntimeError(f"the recomputes disagree: ctrbench counted {expected.events:,} events, "
+            raise CtrError(f"the recomputes disagree: ctrbench counted {expected.events:,} events, "
                                f"the baseline {sum(naive.values()):,}, of {events:,} written")
 
     in_memory, memory_seconds = _timed(expected_from_records, records)
     naive_memory, memory_baseline_seconds = _timed(_naive_count, records)
     if _cells(in_memory) != naive_memory:
-        raise RuntimeError("the in-memory recomputes disagree")
+        raise CtrError("the in-memory recomputes disagree")
     return VerifyBenchResult(events, partitions, seconds, baseline_seconds, len(records), memory_seconds,
                              memory_baseline_seconds)
