@@ -23,10 +23,15 @@ _BATCH = 10_000
 _WAIT_SECONDS = 0.1
 
 
-def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
+def _existing_partitions(kafka: KafkaSettings, topic: str) -> list[int]:
     parts = partitions_of(admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
     if not parts:
         raise ServiceUnavailable(f"topic {topic} does not exist on {kafka.kafka_bootstrap_servers}")
+    return parts
+
+
+def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
+    parts = _existing_partitions(kafka, topic)
     consumer = Consumer(consumer_config(kafka, group))
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     return consumer
@@ -93,11 +98,9 @@ def offset_ranges(kafka: KafkaSettings, topic: str, pieces: int) -> list[OffsetR
     Partitions are rarely balanced (nor a multiple of the reader count), so whole partitions
     per reader would leave cores idle; ranges are cut across partitions, in partition order.
     """
+    parts = _existing_partitions(kafka, topic)
     consumer = Consumer(consumer_config(kafka, "ctrbench-offsets"))
     try:
-        parts = partitions_of(admin_client(kafka), topic, timeout=kafka.kafka_timeout_seconds)
-        if not parts:
-            raise ServiceUnavailable(f"topic {topic} does not exist on {kafka.kafka_bootstrap_servers}")
         bounds = {}
         for p in parts:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=kafka.kafka_timeout_seconds)
