@@ -285,8 +285,10 @@ def latency(
                        report_dir=report_dir, latency_timeout=timeout)
     if end_of_run:
         close_run(s.kafka, s.load, s.job, s.latency.latency_timeout_seconds)
-    report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution,
-                         window_seconds=s.job.window_seconds)
+    if not s.job.base_time_ns:
+        logger.warning("BASE_TIME_NS is not set: window ids in the report count from the epoch, and results' "
+                       "own window ids are not checked")
+    report = run_latency(s.kafka, s.latency, s.job, s.load.num_producers, s.load.distribution)
     typer.echo(report.table)
     typer.echo(f"report: {report.csv_path} (summary {report.summary_path.name}, plot {report.plot_path.name})")
     if not report.verification.ok:

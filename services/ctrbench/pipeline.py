@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,10 @@ from ctrbench import catalog
 from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
-from ctrbench.schema import NS_PER_S, start_times
+from ctrbench.schema import NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings
 
-__all__ = ["Impl", "RunResult", "RunSettings", "embedded_stack", "run", "settings_env"]
+__all__ = ["Impl", "RunResult", "RunSettings", "embedded_stack", "run", "run_base_time_ns", "settings_env"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,17 @@ Impl = Literal["flink", "spark", "none"]
 # Producers need a moment to start (imports, catalog read, schedule) before their first event;
 # on a loaded 2-core machine that can take a few seconds, and a late start shows as schedule lag.
 _PRODUCER_START_DELAY_S = 5.0
+
+
+def run_base_time_ns(window_seconds: int, now_ns: int) -> int:
+    """The run's base time: the first window boundary at least the producers' start delay from now.
+
+    Chosen before the job is submitted (the job derives its result window ids from it), and the
+    producers start on it when the job is ready in time, so window 0 is a whole window.
+    """
+    window_ns = window_seconds * NS_PER_S
+    earliest = now_ns + int(_PRODUCER_START_DELAY_S * NS_PER_S)
+    return -(-earliest // window_ns) * window_ns
 
 
 @dataclass(frozen=True)
@@ -126,15 +138,17 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
     clear_topics(s.kafka)
     catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
     result = RunResult()
+    base_ns = run_base_time_ns(s.job.window_seconds, time.time_ns())
+    job = s.job.model_copy(update={"base_time_ns": base_ns})
     with contextlib.ExitStack() as stack:
         if impl == "flink":
             from ctrbench.flink_job.job import connector_jars, submit, wait_running
 
-            table_result = submit(s.kafka, s.job, connector_jars(s.job), s.postgres)
+            table_result = submit(s.kafka, job, connector_jars(job), s.postgres)
             stack.callback(_cancel, table_result)
             wait_running(table_result)
         report_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctrbench-run-")))
-        start_ns, base_ns = start_times(s.job.window_seconds, _PRODUCER_START_DELAY_S)
+        start_ns = max(base_ns, time.time_ns() + int(_PRODUCER_START_DELAY_S * NS_PER_S))
         procs = _start_producers(s, start_ns, base_ns, report_dir)
         result.producers = _wait_producers(procs, report_dir)
         last_event_ns = start_ns + int(s.load.duration_seconds * NS_PER_S)
@@ -153,8 +167,8 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
                 "producers": result.producers,
                 "generator_saturated": result.saturated,
             }
-            result.report = run_latency(s.kafka, s.latency, s.load.num_producers, s.load.distribution, run_info,
-                                        s.job.window_seconds)
+            result.report = run_latency(s.kafka, s.latency, job, s.load.num_producers, s.load.distribution,
+                                        run_info)
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = [
     "AD_TYPES",
@@ -21,6 +22,7 @@ __all__ = [
     "NS_PER_S",
     "RESULT_FIELDS",
     "WindowResult",
+    "epoch_ms",
     "start_times",
     "window_id_of",
 ]
@@ -65,6 +67,11 @@ def start_times(window_seconds: int, delay_s: float) -> tuple[int, int]:
     """(start, base) in ns: a schedule start ``delay_s`` from now, and the window boundary before it."""
     start = time.time_ns() + int(delay_s * NS_PER_S)
     return start, start - start % (window_seconds * NS_PER_S)
+
+
+def epoch_ms(iso: str) -> int:
+    """Epoch milliseconds of an ISO-8601 UTC timestamp as the job writes it (``...T08:00:10.000Z``)."""
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def window_id_of(event_time_ns: int, base_time_ns: int, window_seconds: int) -> int:

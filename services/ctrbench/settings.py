@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -161,7 +161,19 @@ class JobSettings(_Settings):
     flink_jars: str = Field(
         "", description="Extra jars for pipeline.jars (';'-separated file URLs); empty: resolve locally"
     )
+    base_time_ns: int = Field(
+        0, ge=0, description="Run base time (ns since epoch) the results' window ids count from; a multiple of "
+        "WINDOW_SECONDS. 0: the window boundary before the job starts")
 
+    @model_validator(mode="after")
+    def _base_on_a_window_boundary(self) -> JobSettings:
+        window_ns = self.window_seconds * 1_000_000_000
+        if self.base_time_ns % window_ns:
+            aligned = self.base_time_ns - self.base_time_ns % window_ns
+            raise ValueError(f"BASE_TIME_NS={self.base_time_ns} is not a multiple of "
+                             f"WINDOW_SECONDS={self.window_seconds} in ns: windows start on such multiples; "
+                             f"use {aligned}")
+        return self
 
     @property
     def effective_checkpoint_interval_ms(self) -> int:
@@ -205,7 +217,9 @@ def load(cls: type[_S], **overrides: Any) -> _S:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-        value = err.get("input")
-        parts.append(f"{name}={value!r}: {err['msg']}")
+        if not err["loc"]:  # a rule across settings: its message names them
+            parts.append(err["msg"].removeprefix("Value error, "))
+            continue
+        name = ".".join(str(p) for p in err["loc"]).upper()
+        parts.append(f"{name}={err.get('input')!r}: {err['msg']}")
     return "invalid configuration: " + "; ".join(parts)

@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
+from ctrbench import validity
 from ctrbench.flink_job.job import connector_jars, submit, wait_running
 from ctrbench.kafka.reading import read_all
 from ctrbench.latency.results import collect_results
@@ -58,8 +59,7 @@ def _records(base: int) -> tuple[list[bytes], dict[int, str]]:
         _event(1, "click", base + 14 * S, base),
     ]
     first = len(good_window_0)
-    reasons = {first + 1: "event_time_ns missing or absurd", first + 2: "event_time_ns missing or absurd",
-               first + 3: "unknown event_type"}
+    reasons = {first + 1: validity.REASONS[1], first + 2: validity.REASONS[3], first + 3: validity.REASONS[0]}
     return good_window_0 + malformed + good_window_1, reasons
 
 
@@ -74,13 +74,13 @@ def test_window_results_are_exact(kafka_settings, job_settings, pushgateway, par
         producer.produce(kafka_settings.events_topic, r, partition=0)
     assert producer.flush(10) == 0
     job = job_settings.model_copy(update={"parallelism": parallelism, "delivery_guarantee": guarantee,
-                                          "flink_pushgateway": pushgateway})
+                                          "flink_pushgateway": pushgateway, "base_time_ns": base})
 
     result = submit(kafka_settings, job, connector_jars(job))
     try:
         wait_running(result)
         send_end_of_run(kafka_settings, base, base + 15 * S, 10, job.watermark_delay_ms)
-        got = collect_results(kafka_settings, {(0, 1), (0, 2), (1, 1)}, timeout=90)
+        got = collect_results(kafka_settings, {(0, 1), (0, 2), (1, 1)}, 90, base, 10)
         rejected = [json.loads(m.value()) for m in read_all(kafka_settings, kafka_settings.rejected_topic)]
         metrics = urlopen(f"http://{pushgateway}/metrics", timeout=5).read().decode()
     finally:

@@ -25,7 +25,7 @@ def _run(kafka, job, postgres, expected_keys):
     result = submit(kafka, job, connector_jars(job), postgres)
     try:
         wait_running(result)
-        return collect_results(kafka, expected_keys, timeout=90)
+        return collect_results(kafka, expected_keys, 90, job.base_time_ns, job.window_seconds)
     finally:
         result.get_job_client().cancel().result()
 
@@ -44,7 +44,8 @@ def test_postgres_lookup_equals_event_campaign(kafka_settings, postgres_settings
         producer.produce(kafka_settings.events_topic, value, key)
     assert producer.flush(10) == 0
     send_end_of_run(kafka_settings, base, start + 15 * NS_PER_S, 10, job_settings.watermark_delay_ms)
-    truth = expected_results(kafka_settings)
+    job_settings = job_settings.model_copy(update={"base_time_ns": base})
+    truth = expected_results(kafka_settings, job_settings)
 
     by_event = _run(kafka_settings, job_settings, None, set(truth.counts))
     lookup_kafka = kafka_settings.model_copy(update={"results_topic": kafka_settings.results_topic + "-lookup",

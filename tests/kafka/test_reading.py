@@ -22,8 +22,9 @@ def _read_ranges(kafka_settings, pieces: int) -> tuple[list, dict[int, list[byte
     ranges = offset_ranges(kafka_settings, kafka_settings.events_topic, pieces)
     got: dict[int, list[bytes]] = {}
     for span in ranges:
-        for batch in read_range(kafka_settings, kafka_settings.events_topic, span):
-            got.setdefault(span.partition, []).extend(batch)
+        for values, times in read_range(kafka_settings, kafka_settings.events_topic, span):
+            assert len(times) == len(values) and all(t > 1_700_000_000_000 for t in times)  # broker time, ms
+            got.setdefault(span.partition, []).extend(values)
     return ranges, got
 
 

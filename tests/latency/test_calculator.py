@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Producer
@@ -14,7 +16,8 @@ from ctrbench.embedded.process import free_port
 from ctrbench.latency.calculator import run_latency
 from ctrbench.pipeline import settings_env
 from ctrbench.producer.events import encode_event
-from ctrbench.settings import LatencySettings, load
+from ctrbench.schema import NS_PER_S
+from ctrbench.settings import JobSettings, LatencySettings, load
 
 pytestmark = pytest.mark.integration
 
@@ -23,26 +26,39 @@ AD = "22222222-2222-4222-8222-222222222222"
 CELLS = {(0, 1): (4, 1, 0), (0, 2): (2, 2, 1), (1, 1): (5, 0, 0)}
 
 
-def _write(kafka, wrong_ctr_for: tuple[int, int] | None = None) -> None:
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / NS_PER_S, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _write(kafka, base: int, wrong_ctr_for: tuple[int, int] | None = None) -> None:
+    """Events of CELLS in windows of ``base``, and the results a correct job would write for them."""
     producer = Producer({"bootstrap.servers": kafka.kafka_bootstrap_servers})
     for (w, c), counts in CELLS.items():
+        t = base + w * 10 * NS_PER_S + NS_PER_S
         for kind, n in zip(("view", "click", "purchase"), counts, strict=True):
             for _ in range(n):
-                producer.produce(kafka.events_topic, encode_event(AD, AD, AD, c, "video", kind, 0, w, "1.1.1.1"))
+                producer.produce(kafka.events_topic, encode_event(AD, AD, AD, c, "video", kind, t, w, "1.1.1.1"))
     assert producer.flush(10) == 0
     for (w, c), (views, clicks, purchases) in CELLS.items():
         ctr = clicks / views if views else None
         if (w, c) == wrong_ctr_for:
             ctr = clicks / (views + 1)  # the seed's defect
-        result = {"window_id": w, "window_start": "2027-01-15T08:00:00.000Z",
-                  "window_end": f"2027-01-15T08:00:{10 * (w + 1)}.000Z", "campaign_id": c, "views": views,
+        start = base + w * 10 * NS_PER_S
+        result = {"window_id": w, "window_start": _iso(start),
+                  "window_end": _iso(start + 10 * NS_PER_S), "campaign_id": c, "views": views,
                   "clicks": clicks, "purchases": purchases, "ctr": ctr, "max_source_log_append_time_ms": 1000}
         producer.produce(kafka.results_topic, json.dumps(result).encode())
     assert producer.flush(10) == 0
 
 
+def _base() -> int:
+    now = time.time_ns()
+    return now - now % (10 * NS_PER_S) - 60 * NS_PER_S
+
+
 def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_path):
-    _write(kafka_settings)
+    base = _base()
+    _write(kafka_settings, base)
     producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
     producer.produce(kafka_settings.events_topic, b"not json")  # one malformed record among the events
     assert producer.flush(10) == 0
@@ -50,11 +66,11 @@ def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_
     settings = load(LatencySettings, report_dir=str(tmp_path), latency_timeout_seconds=30,
                     pushgateway_url=pushgateway, latency_metrics_port=port)
 
-    report = run_latency(kafka_settings, settings, 2, "normal")
+    report = run_latency(kafka_settings, settings, load(JobSettings, base_time_ns=base), 2, "normal")
 
     assert report.verification.ok and report.verification.matched == 3
     assert report.csv_path.name == "latency_report_2_15_normal.csv"
-    assert report.expected.skipped == 1
+    assert (report.expected.skipped, report.expected.not_objects) == (1, 1)
     assert report.csv_path.read_text().splitlines()[0].startswith("window_id,max_latency_ms,")
     summary = json.loads(report.summary_path.read_text())
     assert summary["verification"]["matched"] == 3 and summary["events_in_kafka"] == 15
@@ -91,8 +107,10 @@ def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_
 
 
 def test_corrupted_ctr_fails_verification_and_names_the_cell(kafka_settings, tmp_path):
-    _write(kafka_settings, wrong_ctr_for=(0, 1))
-    env = os.environ | settings_env(kafka_settings) | {"REPORT_DIR": str(tmp_path), "LATENCY_TIMEOUT_SECONDS": "30"}
+    base = _base()
+    _write(kafka_settings, base, wrong_ctr_for=(0, 1))
+    env = os.environ | settings_env(kafka_settings) | {"REPORT_DIR": str(tmp_path), "LATENCY_TIMEOUT_SECONDS": "30",
+                                                        "BASE_TIME_NS": str(base)}
 
     proc = subprocess.run([sys.executable, "-m", "ctrbench", "latency", "--num-producers", "2"],
                           capture_output=True, text=True, env=env, timeout=120)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ctrbench import catalog
 from ctrbench.embedded.kafka_broker import kafka_or_embedded
 from ctrbench.flink_job.job import connector_jars, create_table_env, wait_running
-from ctrbench.flink_job.sql import ctr_insert, datagen_source_ddl, events_source_ddl, results_sink_ddl
+from ctrbench.flink_job.sql import counted_view_ddl, ctr_insert, datagen_source_ddl, events_source_ddl, results_sink_ddl
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.producer.runner import build_schedule, send_unpaced
@@ -73,13 +73,14 @@ def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | Non
         clear_topics(kafka)
         logger.info("pre-filling %s with %d events", kafka.events_topic, events)
         base, last = _prefill(kafka, events)
-        base_job = load(JobSettings)
+        base_job = load(JobSettings, base_time_ns=base)
         send_end_of_run(kafka, base, last, base_job.window_seconds, base_job.watermark_delay_ms)
         jars = connector_jars(base_job)
         for p in parallelisms:
             job = base_job.model_copy(update={"parallelism": p, "consumer_group": f"ctr-bench-{p}-{time.time_ns()}"})
             env = create_table_env(job, jars)
             env.execute_sql(events_source_ddl(kafka, job, bounded=True))
+            env.execute_sql(counted_view_ddl(job))
             env.execute_sql(results_sink_ddl(kafka, job))
             out.kafka_seconds[p] = _timed(env, ctr_insert(job))
             logger.info("parallelism %d from Kafka: %.2f s", p, out.kafka_seconds[p])

@@ -21,19 +21,20 @@ from typing import TYPE_CHECKING
 from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.flink_job.sql import (
     campaign_lookup_ddl,
+    counted_view_ddl,
     ctr_insert,
-    enriched_view_ddl,
     events_source_ddl,
     rejected_insert,
     rejected_sink_ddl,
     results_sink_ddl,
 )
+from ctrbench.schema import start_times
 from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings, load
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult
 
-__all__ = ["connector_jars", "create_table_env", "local_flink_lib", "main", "submit", "wait_running"]
+__all__ = ["connector_jars", "create_table_env", "local_flink_lib", "main", "submit", "wait_running", "with_base_time"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,24 +108,35 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     return env
 
 
+def with_base_time(job: JobSettings) -> JobSettings:
+    """``job`` with a run base time: its own, else the window boundary before now (logged, so that
+    producers started separately can be given the same BASE_TIME_NS)."""
+    if job.base_time_ns:
+        return job
+    base = start_times(job.window_seconds, delay_s=0)[1]
+    logger.info("BASE_TIME_NS not set: result window ids count from %d (the window boundary before now)", base)
+    return job.model_copy(update={"base_time_ns": base})
+
+
 def submit(kafka: KafkaSettings, job: JobSettings, pipeline_jars: str | None,
            postgres: PostgresSettings | None = None) -> TableResult:
     """Create the tables and start both INSERTs as one job; returns at once with its handle.
 
     ``postgres`` is needed when CAMPAIGN_SOURCE=postgres (the lookup join).
     """
+    job = with_base_time(job)
     env = create_table_env(job, pipeline_jars)
     env.execute_sql(events_source_ddl(kafka, job))
     if job.campaign_source == "postgres":
         if postgres is None:
             raise ConfigError("CAMPAIGN_SOURCE=postgres needs the POSTGRES_* settings")
         env.execute_sql(campaign_lookup_ddl(postgres, job))
-        env.execute_sql(enriched_view_ddl())
+    env.execute_sql(counted_view_ddl(job))
     env.execute_sql(results_sink_ddl(kafka, job))
     env.execute_sql(rejected_sink_ddl(kafka))
     statements = env.create_statement_set()
     statements.add_insert_sql(ctr_insert(job))
-    statements.add_insert_sql(rejected_insert())
+    statements.add_insert_sql(rejected_insert(job))
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug("plan:\n%s", statements.explain())
     return statements.execute()

@@ -5,12 +5,15 @@ Kept as plain functions of the settings, so tests can read the exact SQL the job
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from ctrbench import validity
 from ctrbench.catalog import TABLE as CAMPAIGN_TABLE
-from ctrbench.schema import END_OF_RUN, EVENT_TYPES
+from ctrbench.schema import END_OF_RUN, NS_PER_MS, NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings
 
-__all__ = ["campaign_lookup_ddl", "ctr_insert", "datagen_source_ddl", "enriched_view_ddl", "events_source_ddl",
-           "rejected_insert", "rejected_sink_ddl", "results_sink_ddl", "source_name"]
+__all__ = ["campaign_lookup_ddl", "counted_view_ddl", "ctr_insert", "datagen_source_ddl", "events_source_ddl",
+           "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
 
 # Broker append time in epoch ms: TIMESTAMP_LTZ has no direct cast to milliseconds in Flink SQL.
 _APPEND_MS = "(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), log_append_time) * CAST(1000 AS BIGINT) " \
@@ -29,32 +32,32 @@ def _kafka(kafka: KafkaSettings, topic: str) -> str:
 def events_source_ddl(kafka: KafkaSettings, job: JobSettings, bounded: bool = False) -> str:
     """The ``events`` table: JSON events, event time from ``event_time_ns``, broker time as metadata.
 
-    ``event_time`` is the event's time only when it lies within ``max_event_time_skew_ms`` of the
-    record's broker append time. Anything else (missing, wrong type, absurd) becomes epoch 0: it can
-    never move the watermark forward, and the queries treat it as rejected. ``bounded`` stops at the
-    offsets that are latest when the job starts (benchmarks).
+    ``campaign_id`` and ``event_time_ns`` are read as text so the rule of :mod:`ctrbench.validity`
+    applies exactly; ``campaign`` and ``event_ns`` are their values (NULL when the rule refuses
+    them). ``event_time`` is the event's time only when it lies within ``max_event_time_skew_ms``
+    of the record's broker append time; anything else becomes epoch 0, which can never move the
+    watermark forward. Only the fields the job reads are declared; the rest of a record is
+    skipped. ``bounded`` stops at the offsets that are latest when the job starts (benchmarks).
     """
     delay_s = job.watermark_delay_ms / 1000
     bound = "\n  'scan.bounded.mode' = 'latest-offset'," if bounded else ""
+    event_ns = validity.sql_event_time_ns()  # computed columns cannot refer to each other: repeated
+    skew_ns = job.max_event_time_skew_ms * NS_PER_MS
     return f"""
 CREATE TABLE events (
-  user_id STRING,
-  page_id STRING,
   ad_id STRING,
-  campaign_id INT,
-  ad_type STRING,
+  campaign_id STRING,
   event_type STRING,
-  event_time_ns BIGINT,
-  window_id BIGINT,
-  ip_address STRING,
+  event_time_ns STRING,
   log_append_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
+  campaign AS {validity.sql_campaign_id()},
+  event_ns AS {event_ns},
   event_time AS CASE
-    WHEN event_time_ns IS NOT NULL
-     AND ABS(event_time_ns / 1000000 - {_APPEND_MS}) <= {job.max_event_time_skew_ms}
-    THEN TO_TIMESTAMP_LTZ(event_time_ns / 1000000, 3)
+    WHEN ({event_ns}) BETWEEN {_APPEND_MS} * 1000000 - {skew_ns} AND {_APPEND_MS} * 1000000 + {skew_ns}
+    THEN TO_TIMESTAMP_LTZ(({event_ns}) / 1000000, 3)
     ELSE TO_TIMESTAMP_LTZ(0, 3)
   END,
   WATERMARK FOR event_time AS event_time - INTERVAL '{delay_s:.3f}' SECOND
@@ -97,34 +100,41 @@ CREATE TABLE ad_campaign (
 )"""
 
 
-def enriched_view_ddl() -> str:
-    """Events with their campaign looked up by ad_id (processing-time lookup join; event time kept)."""
-    return """
-CREATE TEMPORARY VIEW enriched_events AS
-SELECT e.event_type, e.window_id, e.event_time, e.log_append_time, m.campaign_id AS campaign_id
+def counted_view_ddl(job: JobSettings) -> str:
+    """The events the aggregation counts (:mod:`ctrbench.validity`), each with the campaign it counts for.
+
+    With CAMPAIGN_SOURCE=postgres the campaign comes from a processing-time lookup join on ad_id
+    (event time kept); events whose ad_id is not in the mapping are then not counted.
+    """
+    is_event = f"({validity.sql_reason(_APPEND_MS, job.max_event_time_skew_ms)}) IS NULL " \
+               f"AND event_type <> {_quote(END_OF_RUN)}"
+    if job.campaign_source == "postgres":
+        return f"""
+CREATE TEMPORARY VIEW counted_events AS
+SELECT e.event_type, m.campaign_id AS campaign, e.event_time, e.log_append_time
 FROM events AS e
-JOIN ad_campaign FOR SYSTEM_TIME AS OF e.proc_time AS m ON e.ad_id = m.ad_id"""
-
-
-def source_name(job: JobSettings) -> str:
-    """The table the aggregation reads: events as they are, or events enriched from PostgreSQL."""
-    return "enriched_events" if job.campaign_source == "postgres" else "events"
+JOIN ad_campaign FOR SYSTEM_TIME AS OF e.proc_time AS m ON e.ad_id = m.ad_id
+WHERE {is_event}"""
+    return f"""
+CREATE TEMPORARY VIEW counted_events AS
+SELECT event_type, campaign, event_time, log_append_time
+FROM events
+WHERE {is_event}"""
 
 
 def datagen_source_ddl(job: JobSettings, rows: int, span_seconds: int, base_ms: int) -> str:
-    """An ``events`` table from Flink's datagen source with the columns the aggregation reads.
+    """``counted_events`` from Flink's datagen source, with the columns the aggregation reads.
 
-    The benchmark's ceiling: same query, same engine, no Kafka and no JSON. Event times advance
-    evenly over ``span_seconds``; the event-type mix matches the producers'.
+    The benchmark's ceiling: same query, same engine, no Kafka, no JSON and no validity checks.
+    Event times advance evenly over ``span_seconds``; the event-type mix matches the producers'.
     """
     step = f"seq * {span_seconds * 1000} / {rows}"
     return f"""
-CREATE TABLE events (
+CREATE TABLE counted_events (
   seq BIGINT,
   r INT,
-  campaign_id INT,
+  campaign INT,
   event_type AS CASE WHEN r < 86 THEN 'view' WHEN r < 97 THEN 'click' ELSE 'purchase' END,
-  window_id AS {step} / {job.window_seconds * 1000},
   log_append_time AS TO_TIMESTAMP_LTZ({base_ms} + {step}, 3),
   event_time AS TO_TIMESTAMP_LTZ({base_ms} + {step}, 3),
   WATERMARK FOR event_time AS event_time - INTERVAL '{job.watermark_delay_ms / 1000:.3f}' SECOND
@@ -137,8 +147,8 @@ CREATE TABLE events (
   'fields.seq.end' = '{rows - 1}',
   'fields.r.min' = '0',
   'fields.r.max' = '99',
-  'fields.campaign_id.min' = '1',
-  'fields.campaign_id.max' = '10'
+  'fields.campaign.min' = '1',
+  'fields.campaign.max' = '10'
 )"""
 
 
@@ -186,27 +196,30 @@ CREATE TABLE rejected_events (
 )"""
 
 
-_TYPES = ", ".join(_quote(t) for t in EVENT_TYPES)
-_VALID = (f"event_type IN ({_TYPES}) AND campaign_id IS NOT NULL AND window_id IS NOT NULL "
-          "AND event_time > TO_TIMESTAMP_LTZ(0, 3)")
 # window_start/window_end are TIMESTAMP(3) in the session time zone, which the job pins to UTC.
 _ISO_UTC = "'yyyy-MM-dd''T''HH:mm:ss.SSS''Z'''"
 
 
 def ctr_insert(job: JobSettings) -> str:
-    """Tumbling event-time windows per campaign; ``ctr = clicks / views``, NULL without views.
+    """Tumbling event-time windows per campaign over ``counted_events``; ``ctr = clicks / views``,
+    NULL without views.
 
-    ``window_id`` is part of the key: producers derive it from the same event time the window
-    uses, so it is constant within a window. End-of-run markers and rejected rows are filtered
-    out before the aggregation; the markers' watermark still closes the last window.
+    A window is defined by event time alone: the key is the window and the campaign, and the
+    result's ``window_id`` is derived from the window, counted from the run's base time
+    (``job.base_time_ns``, a multiple of the window size). The events' own ``window_id`` field is
+    not read. End-of-run markers and rejected records never reach the aggregation, but the
+    markers' watermark still closes the last window.
     """
+    if not job.base_time_ns:
+        raise ValueError("ctr_insert needs the run's base time (JobSettings.base_time_ns)")
+    base = datetime.fromtimestamp(job.base_time_ns // NS_PER_S, UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"""
 INSERT INTO results
 SELECT
-  window_id,
+  CAST(TIMESTAMPDIFF(SECOND, TIMESTAMP '{base}', window_start) / {job.window_seconds} AS BIGINT) AS window_id,
   DATE_FORMAT(window_start, {_ISO_UTC}) AS window_start,
   DATE_FORMAT(window_end, {_ISO_UTC}) AS window_end,
-  campaign_id,
+  campaign AS campaign_id,
   `views`,
   clicks,
   purchases,
@@ -217,31 +230,28 @@ FROM (
   SELECT
     window_start,
     window_end,
-    window_id,
-    campaign_id,
+    campaign,
     COUNT(*) FILTER (WHERE event_type = 'view') AS `views`,
     COUNT(*) FILTER (WHERE event_type = 'click') AS clicks,
     COUNT(*) FILTER (WHERE event_type = 'purchase') AS purchases,
     MAX(log_append_time) AS max_lat
-  FROM TABLE(TUMBLE(TABLE {source_name(job)}, DESCRIPTOR(event_time), INTERVAL '{job.window_seconds}' SECOND))
-  WHERE {_VALID}
-  GROUP BY window_start, window_end, window_id, campaign_id
+  FROM TABLE(TUMBLE(TABLE counted_events, DESCRIPTOR(event_time), INTERVAL '{job.window_seconds}' SECOND))
+  GROUP BY window_start, window_end, campaign
 )"""
 
 
-def rejected_insert() -> str:
-    """Rows the aggregation skips, except the end-of-run markers. Non-JSON records never become rows
-    (the JSON format drops them), so the verifier's count of non-event records covers those."""
+def rejected_insert(job: JobSettings) -> str:
+    """Every record the rule of :mod:`ctrbench.validity` rejects, with its reason. Records that are
+    not JSON objects never become rows (the JSON format drops them); the report counts those."""
     return f"""
 INSERT INTO rejected_events
-SELECT
-  kafka_partition,
-  kafka_offset,
-  {_APPEND_MS} AS log_append_time_ms,
-  CASE
-    WHEN event_time = TO_TIMESTAMP_LTZ(0, 3) THEN 'event_time_ns missing or absurd'
-    WHEN event_type IS NULL OR event_type NOT IN ({_TYPES}) THEN 'unknown event_type'
-    ELSE 'campaign_id or window_id missing'
-  END AS reason
-FROM events
-WHERE NOT ({_VALID}) AND COALESCE(event_type, '') <> {_quote(END_OF_RUN)}"""
+SELECT kafka_partition, kafka_offset, log_append_time_ms, reason
+FROM (
+  SELECT
+    kafka_partition,
+    kafka_offset,
+    {_APPEND_MS} AS log_append_time_ms,
+    {validity.sql_reason(_APPEND_MS, job.max_event_time_skew_ms)} AS reason
+  FROM events
+)
+WHERE reason IS NOT NULL"""

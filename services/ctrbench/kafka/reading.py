@@ -119,12 +119,12 @@ def offset_ranges(kafka: KafkaSettings, topic: str, pieces: int) -> list[OffsetR
 
 
 def read_range(kafka: KafkaSettings, topic: str, span: OffsetRange,
-               group: str = "ctrbench-reader") -> Iterator[list[bytes]]:
-    """The committed record values of one offset range, a consumer batch at a time.
+               group: str = "ctrbench-reader") -> Iterator[tuple[list[bytes | None], list[int]]]:
+    """The committed records of one offset range, a consumer batch at a time: (values, broker times in ms).
 
-    Values only, in offset order: no per-record Python work beyond taking the value. Offsets
-    with no record to deliver (transaction markers, aborted records under read_committed) are
-    skipped by the client, so the range ends at the first record at or past ``end`` or at the
+    In offset order, with no per-record Python work beyond taking the value and the timestamp.
+    Offsets with no record to deliver (transaction markers, aborted records under read_committed)
+    are skipped by the client, so the range ends at the first record at or past ``end`` or at the
     partition's end, whichever comes first.
     """
     consumer = Consumer(consumer_config(kafka, group))
@@ -134,12 +134,12 @@ def read_range(kafka: KafkaSettings, topic: str, span: OffsetRange,
             msgs = consumer.consume(_BATCH, timeout=_WAIT_SECONDS)
             data = list(_data(msgs))  # raises on any error but the end of the partition
             at_end = len(data) < len(msgs)  # the partition's end: nothing more was written when we started
-            if data and data[-1].offset() + 1 >= span.end:
-                yield [m.value() for m in data if m.offset() < span.end]
-                return
+            last = data and data[-1].offset() + 1 >= span.end
+            if last:
+                data = [m for m in data if m.offset() < span.end]
             if data:
-                yield [m.value() for m in data]
-            if at_end:
+                yield [m.value() for m in data], [m.timestamp()[1] for m in data]
+            if last or at_end:
                 return
     finally:
         consumer.close()

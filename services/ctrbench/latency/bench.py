@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from ctrbench import catalog
@@ -26,8 +27,8 @@ from ctrbench.errors import CtrError
 from ctrbench.kafka.topics import admin_client, clear_topics, partitions_of
 from ctrbench.latency.truth import Expected, expected_from_records, expected_results
 from ctrbench.producer.runner import build_schedule, send_unpaced
-from ctrbench.schema import EVENT_TYPES, NS_PER_S
-from ctrbench.settings import KafkaSettings, LoadSettings, load
+from ctrbench.schema import EVENT_TYPES, NS_PER_MS, NS_PER_S
+from ctrbench.settings import JobSettings, KafkaSettings, LoadSettings, load
 
 __all__ = ["VerifyBenchResult", "naive_truth", "run_verify_benchmark"]
 
@@ -103,8 +104,8 @@ def _cells(expected: Expected) -> _Cells:
     return Counter({(w, c, t): n for (w, c), counts in expected.counts.items() for t, n in counts.items() if n})
 
 
-def _fill(kafka: KafkaSettings, events: int) -> list[bytes]:
-    """Write ``events`` producer events to ``events``; returns the first producer's records."""
+def _fill(kafka: KafkaSettings, events: int) -> tuple[list[bytes], int]:
+    """Write ``events`` producer events to ``events``; returns the first producer's records and the base time."""
     settings = load(LoadSettings, events_per_producer=min(events, _PER_PRODUCER), duration_seconds=600)
     cat = catalog.generate(settings.seed, settings.num_campaigns, settings.ads_per_campaign)
     start = time.time_ns()
@@ -122,7 +123,7 @@ def _fill(kafka: KafkaSettings, events: int) -> list[bytes]:
         written += acked
         producer += 1
         logger.info("filled %d of %d events", written, events)
-    return first
+    return first, base
 
 
 def _timed(fn: Callable[..., _T], *args: Any) -> tuple[_T, float]:
@@ -135,16 +136,19 @@ def run_verify_benchmark(events: int, bootstrap: str | None) -> VerifyBenchResul
     """Fill ``events`` with N producer events (not timed), then time both recomputes and check they agree."""
     with kafka_or_embedded(bootstrap) as kafka:
         clear_topics(kafka)
-        records = _fill(kafka, events)
+        records, base = _fill(kafka, events)
+        job = load(JobSettings, base_time_ns=base)
         partitions = len(partitions_of(admin_client(kafka), kafka.events_topic, timeout=kafka.kafka_timeout_seconds))
 
-        expected, seconds = _timed(expected_results, kafka)
+        expected, seconds = _timed(expected_results, kafka, job)
         naive, baseline_seconds = _timed(naive_truth, kafka)
         if expected.events != events or _cells(expected) != naive:
             raise CtrError(f"the recomputes disagree: ctrbench counted {expected.events:,} events, "
                                f"the baseline {sum(naive.values()):,}, of {events:,} written")
 
-    in_memory, memory_seconds = _timed(expected_from_records, records)
+    # In memory there is no broker: each record's append time is its own event time (within the skew).
+    append_ms = [orjson.loads(r)["event_time_ns"] // NS_PER_MS for r in records]
+    in_memory, memory_seconds = _timed(expected_from_records, records, append_ms, job)
     naive_memory, memory_baseline_seconds = _timed(_naive_count, records)
     if _cells(in_memory) != naive_memory:
         raise CtrError("the in-memory recomputes disagree")

@@ -10,7 +10,6 @@ from typing import Any
 from ctrbench.latency.metrics import ReportMetrics
 from ctrbench.latency.report import (
     csv_name,
-    epoch_ms,
     per_window,
     percentiles,
     render_table,
@@ -20,7 +19,8 @@ from ctrbench.latency.report import (
 from ctrbench.latency.results import Collected, collect_results
 from ctrbench.latency.truth import Expected, expected_results
 from ctrbench.latency.verify import Verification, verify
-from ctrbench.settings import KafkaSettings, LatencySettings
+from ctrbench.schema import epoch_ms
+from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings
 
 __all__ = ["LatencyReport", "run_latency"]
 
@@ -41,22 +41,25 @@ class LatencyReport:
     table: str
 
 
-def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int, distribution: str,
-                run_info: dict[str, Any] | None = None, window_seconds: int = 10) -> LatencyReport:
+def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSettings, producers: int,
+                distribution: str, run_info: dict[str, Any] | None = None) -> LatencyReport:
     """Recompute the truth from ``events``, wait for the job's results, verify, and write the report.
 
-    The report is named from the run's actual values: ``producers`` and the events found in Kafka.
+    ``job`` carries the rule the truth follows: window size, the run's base time (window ids
+    count from it; 0 when unknown, and then from the epoch) and the event-time skew. The report
+    is named from the run's actual values: ``producers`` and the events found in Kafka.
     Metrics are served while it runs (LATENCY_METRICS_PORT) and pushed at the end (PUSHGATEWAY_URL);
     the files are published into a ConfigMap when REPORT_CONFIGMAP is set.
     """
     metrics = ReportMetrics()
     if settings.latency_metrics_port:
         metrics.serve(settings.latency_metrics_port, settings.latency_metrics_addr)
-    expected = expected_results(kafka, workers=settings.truth_workers)
+    expected = expected_results(kafka, job, workers=settings.truth_workers)
     logger.info("waiting for %d (window, campaign) results (timeout %.0f s)", len(expected.counts),
                 settings.latency_timeout_seconds)
-    collected = collect_results(kafka, set(expected.counts), settings.latency_timeout_seconds)
-    verification = verify(expected, collected)
+    collected = collect_results(kafka, set(expected.counts), settings.latency_timeout_seconds, job.base_time_ns,
+                                job.window_seconds)
+    verification = verify(expected, collected, check_window_ids=bool(job.base_time_ns))
     rows = per_window(collected)
     cells = list(collected.results.values())
     e2e = percentiles([r.end_to_end_latency_ms for r in cells])
@@ -68,6 +71,9 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
         "run": run_info or {},
         "events_in_kafka": expected.events,
         "non_event_records": expected.skipped,
+        "rejected_records": expected.rejected,
+        "end_of_run_markers": expected.markers,
+        "not_json_objects": expected.not_objects,
         "event_time_disorder_ms": expected.disorder_ms,
         "windows": len(rows),
         "cells_expected": len(expected.counts),
@@ -87,7 +93,7 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, producers: int,
     summary_path = write_summary(csv_path.with_suffix(".json"), summary)
     from ctrbench.latency.plot import plot_run  # matplotlib is slow to import; only the report needs it
 
-    plot_path = plot_run(rows, window_seconds, f"{producers} producers, {expected.events:,} events, {distribution}",
+    plot_path = plot_run(rows, job.window_seconds, f"{producers} producers, {expected.events:,} events, {distribution}",
                          csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
 

@@ -14,7 +14,6 @@ import csv
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ import numpy as np
 
 from ctrbench.latency.results import Collected
 from ctrbench.latency.verify import Verification
+from ctrbench.schema import epoch_ms
 
-__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "epoch_ms", "per_window", "percentiles", "render_table",
+__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "per_window", "percentiles", "render_table",
            "write_csv", "write_summary"]
 
 PERCENTILES = (50, 90, 95, 99)
@@ -50,16 +50,11 @@ def csv_name(producers: int, total_events: int, distribution: str) -> str:
     return f"latency_report_{producers}_{total_events}_{distribution}.csv"
 
 
-def epoch_ms(iso: str) -> int:
-    """Epoch milliseconds of an ISO-8601 UTC timestamp as the job writes it."""
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 def per_window(collected: Collected) -> list[WindowLatency]:
     """Group the (window, campaign) results by window."""
     groups: dict[int, list[Any]] = defaultdict(list)
-    for r in collected.results.values():
-        groups[r.window_id].append(r)
+    for (window, _campaign), r in collected.results.items():
+        groups[window].append(r)
     rows = []
     for window_id in sorted(groups):
         cells = groups[window_id]

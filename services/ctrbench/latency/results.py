@@ -10,29 +10,39 @@ from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
 from ctrbench.kafka.reading import read_until
 from ctrbench.latency.truth import WindowKey
-from ctrbench.schema import WindowResult
+from ctrbench.schema import NS_PER_MS, WindowResult, epoch_ms
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["Collected", "collect_results", "parse_result"]
+__all__ = ["Collected", "collect_results", "parse_result", "window_key"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Collected:
-    """First result per (window, campaign); re-emitted ones are counted as duplicates, not used."""
+    """First result per (window, campaign); re-emitted ones are counted as duplicates, not used.
+
+    The key's window is the one the result's ``window_start`` names, counted from the run's base
+    time as the truth counts it, so results match the truth even where their own ``window_id``
+    was counted from another base (the verifier checks that field separately).
+    """
 
     results: dict[WindowKey, WindowResult] = field(default_factory=dict)
     duplicates: list[WindowResult] = field(default_factory=list)
     malformed: int = 0
     not_log_append_time: int = 0
 
-    def add(self, result: WindowResult) -> None:
-        key = (result.window_id, result.campaign_id)
+    def add(self, key: WindowKey, result: WindowResult) -> None:
         if key in self.results:
             self.duplicates.append(result)
         else:
             self.results[key] = result
+
+
+def window_key(result: WindowResult, base_time_ns: int, window_seconds: int) -> WindowKey:
+    """(window, campaign) of a result: its window_start counted from ``base_time_ns`` in windows."""
+    window_ms = window_seconds * 1000
+    return (epoch_ms(result.window_start) - base_time_ns // NS_PER_MS) // window_ms, result.campaign_id
 
 
 def parse_result(value: bytes, log_append_time_ms: int) -> WindowResult:
@@ -52,8 +62,12 @@ def parse_result(value: bytes, log_append_time_ms: int) -> WindowResult:
     )
 
 
-def collect_results(kafka: KafkaSettings, expected: set[WindowKey], timeout: float) -> Collected:
-    """Read ``results`` until every expected (window, campaign) is in, or ``timeout`` seconds pass."""
+def collect_results(kafka: KafkaSettings, expected: set[WindowKey], timeout: float, base_time_ns: int,
+                    window_seconds: int) -> Collected:
+    """Read ``results`` until every expected (window, campaign) is in, or ``timeout`` seconds pass.
+
+    ``base_time_ns`` and ``window_seconds`` place each result's window as the truth does.
+    """
     out = Collected()
     missing = set(expected)
     for msg in read_until(kafka, kafka.results_topic, lambda: not missing, timeout):
@@ -62,11 +76,12 @@ def collect_results(kafka: KafkaSettings, expected: set[WindowKey], timeout: flo
             out.not_log_append_time += 1
         try:
             result = parse_result(msg.value(), ts)
+            key = window_key(result, base_time_ns, window_seconds)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             out.malformed += 1
             continue
-        out.add(result)
-        missing.discard((result.window_id, result.campaign_id))
+        out.add(key, result)
+        missing.discard(key)
     if out.not_log_append_time:
         logger.warning("%d results carried CreateTime, not LogAppendTime: latencies mix clocks",
                        out.not_log_append_time)

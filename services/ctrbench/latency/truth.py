@@ -1,11 +1,13 @@
 """The expected results, recomputed from the events the producers actually wrote to Kafka.
 
 Reading ``events`` back (rather than trusting the producers' own counts) checks the whole chain:
-what the broker holds is exactly what the job could have seen. The topic is cut into offset
+what the broker holds is exactly what the job could have seen. Every record is judged by the rule
+of :mod:`ctrbench.validity`, the same rule the job's SQL follows, and each event is counted in the
+window its event time falls in (never by its ``window_id`` field). The topic is cut into offset
 ranges of similar size, each read by a spawned worker process (no librdkafka or JVM threads are
-forked), which decodes its records a batch at a time (:mod:`ctrbench.latency.decode`) and counts
-them per (window, campaign, event type) with numpy. The workers also return the event times in
-offset order, so the per-partition disorder is exact across range boundaries.
+forked), which classifies its records a batch at a time and counts events per (window, campaign,
+event type) with numpy. The workers also return the events' times in offset order, so the
+per-partition disorder is exact across range boundaries.
 """
 
 from __future__ import annotations
@@ -23,16 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ctrbench import validity
 from ctrbench.kafka.reading import OffsetRange, offset_ranges, read_range
-from ctrbench.latency.decode import decode_events
-from ctrbench.schema import EVENT_TYPES
-from ctrbench.settings import KafkaSettings
+from ctrbench.schema import EVENT_TYPES, NS_PER_S
+from ctrbench.settings import JobSettings, KafkaSettings
 
 __all__ = ["Expected", "WindowKey", "disorder", "expected_from_records", "expected_results", "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
-WindowKey = tuple[int, int]  # (window_id, campaign_id)
+WindowKey = tuple[int, int]  # (window_id, campaign_id); window_id counted from the run's base time
 _CELL = tuple[int, int, int]  # (window_id, campaign_id, index into EVENT_TYPES)
 _RANGES_PER_WORKER = 2  # enough for the pool to even out ranges of unequal speed
 # Below this many records one process reads everything: starting workers (about a second each
@@ -42,14 +44,25 @@ _IN_PROCESS_BELOW = 200_000
 
 @dataclass(frozen=True)
 class Expected:
-    """Counts per (window, campaign) and per event type, plus how many records were not events."""
+    """Counts per (window, campaign) and event type, and what the records that are not events were.
+
+    ``rejected`` counts rejected records by reason (:data:`validity.REASONS`); ``markers`` the
+    end-of-run markers; ``not_objects`` the records that are not JSON objects.
+    """
 
     counts: dict[WindowKey, dict[str, int]]
     events: int
-    skipped: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    markers: int = 0
+    not_objects: int = 0
     # How far behind the partition's largest event time so far each event arrived (ms): the
-    # out-of-orderness the watermark delay must cover.
+    # out-of-orderness the watermark delay must cover. Events only: rejected records do not count.
     disorder_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> int:
+        """Records that are not events."""
+        return sum(self.rejected.values()) + self.markers + self.not_objects
 
     def ctr(self, key: WindowKey) -> float | None:
         c = self.counts[key]
@@ -63,12 +76,14 @@ class _Part:
     partition: int
     start: int
     cells: Counter[_CELL]
-    skipped: int
-    event_time_ns: np.ndarray  # of the events that have one, in offset order
+    rejected: np.ndarray  # records per index into validity.REASONS
+    markers: int
+    not_objects: int
+    event_time_ns: np.ndarray  # of the events, in offset order
 
     @property
     def records(self) -> int:
-        return sum(self.cells.values()) + self.skipped
+        return len(self.event_time_ns) + int(self.rejected.sum()) + self.markers + self.not_objects
 
 
 def _cell_counts(window: np.ndarray, campaign: np.ndarray, kind: np.ndarray) -> Counter[_CELL]:
@@ -89,29 +104,42 @@ def _cell_counts(window: np.ndarray, campaign: np.ndarray, kind: np.ndarray) -> 
     return Counter({(w, c, k): n for (w, c, k), n in zip(rows.tolist(), counts.tolist(), strict=True)})
 
 
-def _part(partition: int, start: int, batches: Iterable[Sequence[bytes]]) -> _Part:
-    """Count a stream of record batches as they come (memory: the event times, 8 bytes per event)."""
+def _part(partition: int, start: int, batches: Iterable[tuple[Sequence[bytes | None], Sequence[int]]],
+          job: JobSettings) -> _Part:
+    """Classify and count a stream of (values, append times) batches as they come.
+
+    Memory: the events' times, 8 bytes per event.
+    """
+    window_ns = job.window_seconds * NS_PER_S
     cells: Counter[_CELL] = Counter()
+    rejected = np.zeros(len(validity.REASONS), dtype=np.int64)
+    markers = not_objects = 0
     times = []
-    skipped = 0
-    for values in batches:
-        decoded = decode_events(values)
-        events = decoded.events
-        skipped += len(values) - int(np.count_nonzero(events))
-        cells.update(_cell_counts(decoded.window_id[events], decoded.campaign_id[events], decoded.event_type[events]))
-        times.append(decoded.event_time_ns[events & decoded.has_time])
-    return _Part(partition, start, cells, skipped, np.concatenate(times) if times else np.zeros(0, dtype=np.int64))
+    for values, append_ms in batches:
+        found = validity.classify(values, append_ms, job.max_event_time_skew_ms)
+        events = found.events
+        t = found.event_time_ns[events]
+        window = (t - job.base_time_ns) // window_ns  # the window the event time falls in
+        cells.update(_cell_counts(window, found.campaign_id[events], found.kind[events].astype(np.int64)))
+        rejected += np.bincount(found.reason[found.reason >= 0], minlength=len(validity.REASONS))
+        markers += int(np.count_nonzero(found.kind == validity.MARKER))
+        not_objects += int(np.count_nonzero(found.kind == validity.NOT_AN_OBJECT))
+        times.append(t)
+    return _Part(partition, start, cells, rejected, markers, not_objects,
+                 np.concatenate(times) if times else np.zeros(0, dtype=np.int64))
 
 
-def _range_part(kafka: KafkaSettings, span: OffsetRange) -> _Part:
+def _range_part(kafka: KafkaSettings, job: JobSettings, span: OffsetRange) -> _Part:
     """One worker: read one offset range of ``events`` and count it."""
-    return _part(span.partition, span.start, read_range(kafka, kafka.events_topic, span, group="ctrbench-truth"))
+    batches = read_range(kafka, kafka.events_topic, span, group="ctrbench-truth")
+    return _part(span.partition, span.start, batches, job)
 
 
 def _expected(parts: Sequence[_Part]) -> Expected:
     cells: Counter[_CELL] = Counter()
     for part in parts:
         cells.update(part.cells)
+    rejected = sum((p.rejected for p in parts), np.zeros(len(validity.REASONS), dtype=np.int64))
     counts: dict[WindowKey, dict[str, int]] = {}
     for (window, campaign, kind), n in cells.items():
         counts.setdefault((window, campaign), dict.fromkeys(EVENT_TYPES, 0))[EVENT_TYPES[kind]] = n
@@ -120,7 +148,10 @@ def _expected(parts: Sequence[_Part]) -> Expected:
     for _partition, group in itertools.groupby(ordered, key=lambda p: p.partition):
         lateness.append(_lateness_ns(np.concatenate([p.event_time_ns for p in group])))
     all_lateness = np.concatenate(lateness) if lateness else np.zeros(0, dtype=np.int64)
-    return Expected(counts, sum(cells.values()), sum(p.skipped for p in parts), _percentiles_ms(all_lateness))
+    return Expected(counts, sum(cells.values()),
+                    rejected={reason: int(n) for reason, n in zip(validity.REASONS, rejected, strict=True) if n},
+                    markers=sum(p.markers for p in parts), not_objects=sum(p.not_objects for p in parts),
+                    disorder_ms=_percentiles_ms(all_lateness))
 
 
 def _lateness_ns(event_time_ns: np.ndarray) -> np.ndarray:
@@ -136,9 +167,9 @@ def _percentiles_ms(lateness_ns: np.ndarray) -> dict[str, float]:
     return {"p50": round(float(p50), 3), "p99": round(float(p99), 3), "max": round(float(ms.max()), 3)}
 
 
-def expected_from_records(values: Sequence[bytes]) -> Expected:
-    """Aggregate raw event records (JSON bytes, one partition's order) the way the job is meant to."""
-    return _expected([_part(0, 0, [values])])
+def expected_from_records(values: Sequence[bytes | None], append_time_ms: Sequence[int], job: JobSettings) -> Expected:
+    """Aggregate raw event records (one partition's order, with their broker times) as the job must."""
+    return _expected([_part(0, 0, [(values, append_time_ms)], job)])
 
 
 def disorder(partitions: Sequence[int], event_time_ns: Sequence[int]) -> dict[str, float]:
@@ -170,29 +201,31 @@ def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
     return max(1, cpus)
 
 
-def expected_results(kafka: KafkaSettings, workers: int = 0, pieces: int | None = None) -> Expected:
+def expected_results(kafka: KafkaSettings, job: JobSettings, workers: int = 0, pieces: int | None = None) -> Expected:
     """Read the whole ``events`` topic with worker processes and aggregate it.
 
-    ``workers``: processes (0: :func:`usable_cpus`, or this process alone for a small topic).
-    ``pieces``: offset ranges to cut the topic into (default: two per worker, so a worker that
-    finishes early takes another).
+    ``job`` gives the rule's parameters: window size, the run's base time (window ids count from
+    it; 0 counts from the epoch) and the event-time skew. ``workers``: processes (0:
+    :func:`usable_cpus`, or this process alone for a small topic). ``pieces``: offset ranges to cut
+    the topic into (default: two per worker, so a worker that finishes early takes another).
     """
     chosen = workers or usable_cpus()
     ranges = offset_ranges(kafka, kafka.events_topic, pieces or chosen * _RANGES_PER_WORKER)
     small = not workers and sum(r.end - r.start for r in ranges) < _IN_PROCESS_BELOW
     workers = 1 if small else chosen
     if workers == 1:
-        parts = [_range_part(kafka, r) for r in ranges]
+        parts = [_range_part(kafka, job, r) for r in ranges]
     else:
         with ProcessPoolExecutor(min(workers, len(ranges)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            pending = [pool.submit(_range_part, kafka, r) for r in ranges]
+            pending = [pool.submit(_range_part, kafka, job, r) for r in ranges]
             parts = []
             for done in as_completed(pending):  # progress: a 10M-event topic takes a while
                 parts.append(done.result())
                 logger.info("truth: %d of %d offset ranges read, %d records", len(parts), len(ranges),
                             sum(p.records for p in parts))
     expected = _expected(parts)
-    logger.info("truth: %d events in %d (window, campaign) cells, %d other records (%d workers, %d ranges); "
-                "event-time disorder %s ms", expected.events, len(expected.counts), expected.skipped,
-                min(workers, len(ranges)), len(ranges), expected.disorder_ms)
+    logger.info("truth: %d events in %d (window, campaign) cells; not counted: %d rejected %s, %d markers, "
+                "%d not JSON objects (%d workers, %d ranges); event-time disorder %s ms", expected.events,
+                len(expected.counts), sum(expected.rejected.values()), expected.rejected, expected.markers,
+                expected.not_objects, min(workers, len(ranges)), len(ranges), expected.disorder_ms)
     return expected

@@ -54,8 +54,12 @@ class Verification:
         return "; ".join(items[:limit])
 
 
-def verify(expected: Expected, collected: Collected) -> Verification:
-    """Check every expected cell against the job's first result for it."""
+def verify(expected: Expected, collected: Collected, check_window_ids: bool = True) -> Verification:
+    """Check every expected cell against the job's first result for it.
+
+    ``check_window_ids``: also require each result's own ``window_id`` to equal the window its
+    ``window_start`` names (off when the run's base time is unknown to the report).
+    """
     out = Verification(duplicates=len(collected.duplicates))
     for key, counts in sorted(expected.counts.items()):
         got = collected.results.get(key)
@@ -68,6 +72,8 @@ def verify(expected: Expected, collected: Collected) -> Verification:
                                      ("purchases", counts["purchase"], got.purchases))
             if want != have
         ]
+        if check_window_ids and got.window_id != key[0]:
+            wrong.append(Mismatch(key[0], key[1], "window_id", key[0], got.window_id))
         want_ctr, have_ctr = expected.ctr(key), got.ctr
         if (want_ctr is None) != (have_ctr is None) or (
                 want_ctr is not None and have_ctr is not None and abs(want_ctr - have_ctr) > _CTR_TOLERANCE):
