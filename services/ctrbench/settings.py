@@ -1,7 +1,7 @@
 """Typed settings for every ctrbench service, read in one place.
 
 Each service has its own settings class. Values come from, highest priority first:
-explicit keyword arguments (the CLI's options), environment variables (the seed's
+explicit keyword arguments (the CLI's options), environment variables (the original project's
 upper-case names, e.g. ``EVENTS_PER_PRODUCER``), the YAML file named by
 ``CTR_CONFIG_FILE`` (the Kubernetes ConfigMap mounted into the pod), then defaults.
 Nothing else in the package reads ``os.environ``.
@@ -24,6 +24,7 @@ from ctrbench.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_ENV",
+    "ClusterSettings",
     "Distribution",
     "JobSettings",
     "KafkaSettings",
@@ -101,7 +102,7 @@ class PostgresSettings(_Settings):
 
 
 class LoadSettings(_Settings):
-    """The load the producers generate (the seed's names and meanings)."""
+    """The load the producers generate (the original project's names and meanings)."""
 
     num_producers: int = Field(3, ge=1, le=1024, description="Number of producer processes")
     events_per_producer: int = Field(60_000, ge=1, description="Events each producer sends over the run")
@@ -200,6 +201,16 @@ class LatencySettings(_Settings):
         0, ge=0, le=256,
         description="Processes that read events back to recompute the truth; 0: one per usable CPU "
                     "(affinity, capped by a cgroup CPU limit)")
+
+
+class ClusterSettings(_Settings):
+    """Where a release of the Helm chart runs, for the ``cluster`` commands (kubernetes client)."""
+
+    kubeconfig: str = Field("", description="kubeconfig file; empty: $KUBECONFIG, ~/.kube/config or in-cluster")
+    cluster_namespace: str = Field("default", description="Namespace of the release")
+    cluster_release: str = Field("ctr", description="Helm release name")
+    cluster_timeout_seconds: float = Field(
+        1800.0, gt=0, description="How long `cluster follow` waits for the report before giving up")
 
 
 def load(cls: type[_S], **overrides: Any) -> _S:

@@ -62,7 +62,8 @@ class EmbeddedKafka:
         props = self._dir / "server.properties"
         props.write_text(self._properties(controller_port))
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        base_cmd = [java, f"-Xmx{self.heap}", f"-Dlog4j2.configurationFile={_LOG4J_CONF}",
+        # -XX:-UsePerfData: no /tmp/hsperfdata_<user> left behind.
+        base_cmd = [java, f"-Xmx{self.heap}", "-XX:-UsePerfData", f"-Dlog4j2.configurationFile={_LOG4J_CONF}",
                     f"-Dkafka.log.file={self.log_file}", "-cp", classpath]
         fmt = subprocess.run(
             [*base_cmd, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(props)],

@@ -11,9 +11,12 @@ The same module runs in two places:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +74,13 @@ def local_flink_lib() -> Path:
     return target
 
 
+def _scratch_dir() -> str:
+    """A temp dir for Flink's local files, removed when this process exits."""
+    path = tempfile.mkdtemp(prefix="ctrbench-flink-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnvironment:
     """A streaming TableEnvironment configured for the CTR job."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
@@ -78,13 +88,19 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     # PyFlink starts its gateway JVM (and the mini-cluster in it) with FLINK_LIB_DIR as classpath,
     # but overwrites FLINK_LIB_DIR unless FLINK_HOME is set. Both must be set before the first
     # TableEnvironment of the process.
-    if "FLINK_HOME" not in os.environ:
+    local = "FLINK_HOME" not in os.environ
+    if local:
         import pyflink
 
         os.environ["FLINK_HOME"] = str(Path(pyflink.__file__).parent)
         os.environ["FLINK_LIB_DIR"] = str(local_flink_lib())
+        # The gateway JVM (and the mini-cluster in it) leaves no /tmp/hsperfdata_<user> behind.
+        os.environ["JVM_ARGS"] = (os.environ.get("JVM_ARGS", "") + " -XX:-UsePerfData").strip()
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = env.get_config()
+    if local:
+        # The mini-cluster's REST server would leave /tmp/flink-web-upload behind: keep it in a temp dir of ours.
+        conf.set("web.upload.dir", _scratch_dir())
     conf.set("table.local-time-zone", "UTC")
     conf.set("parallelism.default", str(job.parallelism))
     conf.set("pipeline.name", "ctr-windows")

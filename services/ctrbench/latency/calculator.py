@@ -93,7 +93,8 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
     summary_path = write_summary(csv_path.with_suffix(".json"), summary)
     from ctrbench.latency.plot import plot_run  # matplotlib is slow to import; only the report needs it
 
-    plot_path = plot_run(rows, job.window_seconds, f"{producers} producers, {expected.events:,} events, {distribution}",
+    plot_path = plot_run(rows, job.window_seconds, job.base_time_ns, expected.first_event_ns, expected.last_event_ns,
+                         f"{producers} producers, {expected.events:,} events, {distribution}",
                          csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
 

@@ -46,7 +46,7 @@ class WindowLatency:
 
 
 def csv_name(producers: int, total_events: int, distribution: str) -> str:
-    """The seed's report name, from the run's actual values."""
+    """The original project's report name, from the run's actual values."""
     return f"latency_report_{producers}_{total_events}_{distribution}.csv"
 
 
@@ -81,7 +81,7 @@ def percentiles(values: list[int] | np.ndarray) -> dict[str, float]:
 
 
 def write_csv(path: Path, rows: list[WindowLatency]) -> Path:
-    """``window_id,max_latency_ms`` first, as the seed wrote them, then the further columns."""
+    """``window_id,max_latency_ms`` first, as the original project wrote them, then the further columns."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)

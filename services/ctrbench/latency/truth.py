@@ -58,6 +58,9 @@ class Expected:
     # How far behind the partition's largest event time so far each event arrived (ms): the
     # out-of-orderness the watermark delay must cover. Events only: rejected records do not count.
     disorder_ms: dict[str, float] = field(default_factory=dict)
+    # Earliest and latest event time (ns): the span the load covered (0, 0 without events).
+    first_event_ns: int = 0
+    last_event_ns: int = 0
 
     @property
     def skipped(self) -> int:
@@ -148,10 +151,12 @@ def _expected(parts: Sequence[_Part]) -> Expected:
     for _partition, group in itertools.groupby(ordered, key=lambda p: p.partition):
         lateness.append(_lateness_ns(np.concatenate([p.event_time_ns for p in group])))
     all_lateness = np.concatenate(lateness) if lateness else np.zeros(0, dtype=np.int64)
+    spans = [(int(p.event_time_ns.min()), int(p.event_time_ns.max())) for p in parts if len(p.event_time_ns)]
+    first, last = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
     return Expected(counts, sum(cells.values()),
                     rejected={reason: int(n) for reason, n in zip(validity.REASONS, rejected, strict=True) if n},
                     markers=sum(p.markers for p in parts), not_objects=sum(p.not_objects for p in parts),
-                    disorder_ms=_percentiles_ms(all_lateness))
+                    disorder_ms=_percentiles_ms(all_lateness), first_event_ns=first, last_event_ns=last)
 
 
 def _lateness_ns(event_time_ns: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Producer throughput benchmark: ctrbench's producer against the seed's naive one, same broker, same run.
+"""Producer throughput benchmark: ctrbench's producer against the original project's naive one, same broker, same run.
 
 Both measure acknowledged events per second from one process: the clock stops after ``flush``.
 The baseline builds a dict per event, calls ``json.dumps`` and ``produce`` as the original project

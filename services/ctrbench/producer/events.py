@@ -1,6 +1,6 @@
 """Build a producer's events in bulk: every byte of every record is written by numpy.
 
-Records are JSON with the seed schema and field order. To make them fixed-width (so one
+Records are JSON with the original project's schema and field order. To make them fixed-width (so one
 ``uint8`` matrix holds them all and no Python string is formatted per event), variable-length
 parts are padded with JSON whitespace *between* tokens, never inside a value:
 

@@ -1,6 +1,6 @@
 """Arrival schedules: when each event of a producer is due, as offsets in seconds from its start.
 
-Both processes are conditioned on the seed's exact count (``EVENTS_PER_PRODUCER`` over
+Both processes are conditioned on the original project's exact count (``EVENTS_PER_PRODUCER`` over
 ``DURATION_SECONDS``). Given the count, the arrival times of a Poisson process with intensity
 ``lambda(t)`` are i.i.d. with density proportional to ``lambda(t)``; we draw them by inverting the
 piecewise-constant cumulative intensity, fully vectorized.
