@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the project's images from the repository root:
+#   ctrbench/producer:TAG   Dockerfile.producer (producers, latency report, setup)
+#   ctrbench/flink:TAG      Dockerfile.flink (Flink 2.2.1 + PyFlink + connectors + the CTR job)
+#
+#   k8s/build-images.sh [--standins] [--tag TAG]
+#
+#   --tag TAG     image tag (default: appVersion of helm/Chart.yaml, the tag the chart uses by default)
+#   --standins    for machines that cannot pull from a registry: build the stand-in base images first
+#                 (k8s/standins/build.sh, cached) and build FROM them instead of the official images
+#                 (python:3.11.11-slim-bookworm, flink:2.2.1-java17, maven:3.9.9-eclipse-temurin-17),
+#                 with --network=host so the builds download from PyPI, Debian and Maven Central.
+# Starts a private dockerd if none answers (k8s/docker.sh; it is left running). Builds run at low priority.
+source "$(dirname "$0")/lib.sh"
+K8S=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$K8S")
+# shellcheck source=standins/images.sh
+source "$K8S/standins/images.sh"
+need docker
+
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+
+standins=false
+tag=
+while (($#)); do
+  case $1 in
+    --standins) standins=true ;;
+    --tag) (($# >= 2)) || die "--tag needs a value"; tag=$2; shift ;;
+    --tag=*) tag=${1#--tag=} ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument $1" ;;
+  esac
+  shift
+done
+if [[ -z $tag ]]; then
+  tag=$(sed -n 's/^appVersion:[[:space:]]*"\{0,1\}\([^"[:space:]]*\)"\{0,1\}.*/\1/p' "$ROOT/helm/Chart.yaml")
+  [[ -n $tag ]] || die "no appVersion in helm/Chart.yaml; pass --tag"
+fi
+
+eval "$("$K8S/docker.sh" start)"
+total_start=$SECONDS
+
+network=()
+bases=()   # NAME=IMAGE for the Dockerfiles' base-image arguments; empty: their defaults
+if [[ $standins == true ]]; then
+  "$K8S/standins/build.sh"
+  network=(--network=host)
+  bases=("PYTHON_IMAGE=${STANDIN_TAG[python]}" "FLINK_IMAGE=${STANDIN_TAG[flink]}" "MAVEN_IMAGE=${STANDIN_TAG[maven]}")
+fi
+
+# build_image <dockerfile> <image>
+build_image() {
+  local dockerfile=$1 image=$2 started logfile base
+  local -a build_args=("${network[@]}")
+  for base in "${bases[@]}"; do
+    # only the arguments this Dockerfile declares (docker warns about the others)
+    if grep -q "^ARG ${base%%=*}=" "$ROOT/$dockerfile"; then build_args+=(--build-arg "$base"); fi
+  done
+  if ((${#bases[@]})); then
+    log "$image: building from $dockerfile on the stand-in base images"
+  else
+    log "$image: building from $dockerfile"
+  fi
+  started=$SECONDS
+  logfile=$(mktemp /tmp/ctrbench-image-build.XXXXXX)
+  if ! (cd "$ROOT" && nice -n 10 docker build "${build_args[@]}" -f "$dockerfile" -t "$image" .) >"$logfile" 2>&1; then
+    tail -40 "$logfile" >&2
+    rm -f "$logfile"
+    die "building $image failed (the end of its log is above)"
+  fi
+  rm -f "$logfile"
+  log "$image: built in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec))"
+}
+
+build_image Dockerfile.producer "ctrbench/producer:$tag"
+build_image Dockerfile.flink "ctrbench/flink:$tag"
+log "images ctrbench/producer:$tag and ctrbench/flink:$tag ready in $((SECONDS - total_start)) s"
