@@ -46,3 +46,34 @@ wait_for_flink_job() {
   wait_for "$3" "FlinkDeployment $2 RUNNING" \
     bash -c "kubectl -n '$1' get flinkdeployment '$2' -o jsonpath='{.status.jobStatus.state}' | grep -q RUNNING"
 }
+
+# duration <seconds>: "42s" or "3m07s".
+duration() {
+  if (( $1 >= 60 )); then printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); else printf '%ds' "$1"; fi
+}
+
+# pid_alive <pid>: the process exists and is not a zombie (one that its parent has not reaped yet).
+pid_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# stop_pid <pid> <name> <seconds>: SIGTERM, then SIGKILL when still alive after that many seconds.
+stop_pid() {
+  local pid=$1 name=$2 timeout=$3
+  pid_alive "$pid" || return 0
+  kill "$pid" 2>/dev/null || return 0
+  local deadline=$((SECONDS + timeout))
+  while pid_alive "$pid"; do
+    if (( SECONDS >= deadline )); then
+      log "$name ($pid) ignored SIGTERM for ${timeout}s: killing it"
+      kill -9 "$pid" 2>/dev/null || true
+      sleep 1
+      break
+    fi
+    sleep 0.2
+  done
+  log "stopped $name ($pid)"
+}
