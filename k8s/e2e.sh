@@ -1,38 +1,127 @@
 #!/usr/bin/env bash
-# End-to-end on kind: build both images, load them, install the chart, wait for the report Job.
-# Needs docker, kind, kubectl and helm (a CI runner, not this project's sandbox).
-#   k8s/e2e.sh            # create the cluster, run, keep the cluster
-#   KEEP_CLUSTER=0 k8s/e2e.sh
+# End to end on a real cluster: build the images, install the chart, follow a complete run, fetch and check its
+# report, and check that Prometheus holds every metric family the Grafana dashboard queries.
+#
+#   PROVIDER=local k8s/e2e.sh   this machine's single-node cluster (k8s/local/cluster.sh up), images built on
+#                               stand-in bases (k8s/standins/), Flink in standalone mode (no operator)
+#   PROVIDER=kind  k8s/e2e.sh   a kind cluster on a machine with Docker and registry access (CI runners);
+#                               FLINK_MODE=operator (the default there) installs cert-manager and the operator
+#
+# Environment: NS (ctr), RELEASE (ctr), OUT (directory for the report, pod list and metric families; default
+# a temp dir), FLINK_MODE (standalone | operator), KEEP_CLUSTER (1: leave the cluster up), SECOND_RUN (1: then
+# start a second, shorter run with `ctrbench cluster start` and check it too), CTRBENCH (the ctrbench command),
+# HELM_SET (extra --set pairs, space-separated).
 source "$(dirname "$0")/lib.sh"
-need docker kind kubectl helm
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CLUSTER=${CLUSTER:-ctr}
+PROVIDER=${PROVIDER:-local}
 NS=${NS:-ctr}
-TAG=${TAG:-e2e}
+RELEASE=${RELEASE:-ctr}
+MON_NS=${MON_NS:-ctr-monitoring}
+OUT=${OUT:-$(mktemp -d /tmp/ctrbench-e2e.XXXXXX)}
+CTRBENCH=${CTRBENCH:-$ROOT/.venv/bin/ctrbench}
+TAG=$(awk '/^appVersion:/ {gsub(/"/, "", $2); print $2}' "$ROOT/helm/Chart.yaml")
+mkdir -p "$OUT"
+started=$SECONDS
 
-kind get clusters | grep -qx "$CLUSTER" || kind create cluster --config "$ROOT/k8s/kind-cluster.yaml" --name "$CLUSTER"
-"$ROOT/k8s/install-operators.sh"
+case $PROVIDER in
+  local)
+    FLINK_MODE=${FLINK_MODE:-standalone}
+    log "local cluster"
+    "$ROOT/k8s/local/cluster.sh" up
+    eval "$("$ROOT/k8s/local/cluster.sh" env)"  # KUBECONFIG and PATH (kubectl, helm)
+    eval "$("$ROOT/k8s/docker.sh" start)"
+    "$ROOT/k8s/build-images.sh" --standins --tag "$TAG"
+    images=("ctrbench/producer:$TAG" "ctrbench/flink:$TAG" ctrbench-standin/kafka:4.1.1 ctrbench-standin/postgres:16
+            ctrbench-standin/prometheus:v3 ctrbench-standin/pushgateway:v1)
+    "$ROOT/k8s/local/cluster.sh" load "${images[@]}"
+    values=(-f "$ROOT/helm/ci/04-local-cluster-values.yaml")
+    PROMETHEUS_IMAGE=ctrbench-standin/prometheus:v3 PUSHGATEWAY_IMAGE=ctrbench-standin/pushgateway:v1 PULL_POLICY=Never
+    ;;
+  kind)
+    FLINK_MODE=${FLINK_MODE:-operator}
+    need docker kind kubectl helm
+    CLUSTER=${CLUSTER:-ctr}
+    kind get clusters | grep -qx "$CLUSTER" || kind create cluster --config "$ROOT/k8s/kind-cluster.yaml" --name "$CLUSTER"
+    [[ $FLINK_MODE == operator ]] && "$ROOT/k8s/install-operators.sh"
+    "$ROOT/k8s/build-images.sh" --tag "$TAG"
+    kind load docker-image --name "$CLUSTER" "ctrbench/producer:$TAG" "ctrbench/flink:$TAG"
+    values=()
+    PROMETHEUS_IMAGE=prom/prometheus:v3.5.0 PUSHGATEWAY_IMAGE=prom/pushgateway:v1.10.0 PULL_POLICY=IfNotPresent
+    ;;
+  *) die "PROVIDER=$PROVIDER: use local or kind" ;;
+esac
+need kubectl helm
 
-log "building images"
-docker build -f "$ROOT/Dockerfile.producer" -t "ctrbench/producer:$TAG" "$ROOT"
-docker build -f "$ROOT/Dockerfile.flink" -t "ctrbench/flink:$TAG" "$ROOT"
-kind load docker-image --name "$CLUSTER" "ctrbench/producer:$TAG" "ctrbench/flink:$TAG"
+# Whenever a step fails: what the cluster looked like, the events and the logs of pods that are not fine.
+debug_and_show_logs() {
+  log "failed after $((SECONDS - started)) s; pods, events and logs follow"
+  kubectl get pods -A -o wide || true
+  kubectl -n "$NS" get events --sort-by=.lastTimestamp | tail -40 || true
+  for pod in $(kubectl -n "$NS" get pods -o name 2>/dev/null); do
+    kubectl -n "$NS" logs "$pod" --all-containers --tail=30 --prefix 2>/dev/null | tail -60 || true
+  done
+}
+trap debug_and_show_logs ERR
 
-kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f -
-# The operator's RBAC for Flink pods lives in the namespaces it watches; create the account here.
-kubectl -n "$NS" create serviceaccount flink --dry-run=client -o yaml | kubectl apply -f -
-kubectl -n "$NS" create rolebinding flink-edit --clusterrole=edit --serviceaccount="$NS:flink" \
-  --dry-run=client -o yaml | kubectl apply -f -
+# A fresh namespace: a release left from an earlier run keeps its volumes (Kafka's data) after helm uninstall.
+if kubectl get namespace "$NS" >/dev/null 2>&1; then
+  log "removing namespace $NS left from an earlier run"
+  helm uninstall "$RELEASE" -n "$NS" --wait >/dev/null 2>&1 || true
+  kubectl delete namespace "$NS" --wait=true --timeout=300s >/dev/null
+fi
+kubectl create namespace "$NS" >/dev/null
 
-helm upgrade --install ctr "$ROOT/helm" -n "$NS" \
-  --set image.producer.tag="$TAG" --set image.flink.tag="$TAG" \
-  --set run.eventsPerProducer=30000 --set run.durationSeconds=30
+log "Prometheus and Pushgateway in $MON_NS (scraping $NS)"
+sed -e "s|__MONITORING_NS__|$MON_NS|g" -e "s|__TARGET_NS__|$NS|g" -e "s|__PROMETHEUS_IMAGE__|$PROMETHEUS_IMAGE|g" \
+    -e "s|__PUSHGATEWAY_IMAGE__|$PUSHGATEWAY_IMAGE|g" -e "s|__PULL_POLICY__|$PULL_POLICY|g" \
+    "$ROOT/k8s/monitoring/prometheus.yaml" | kubectl apply -f - >/dev/null
+kubectl -n "$MON_NS" rollout status deployment/prometheus --timeout=180s
+kubectl -n "$MON_NS" rollout status deployment/pushgateway --timeout=180s
 
-wait_for_rollout "$NS" statefulset/ctr-kafka 300
-wait_for_rollout "$NS" statefulset/ctr-postgresql 300
-wait_for_job "$NS" ctr-setup 300
-wait_for_flink_job "$NS" ctr-flink 600
-wait_for_job "$NS" ctr-latency 1200
-kubectl -n "$NS" logs job/ctr-latency | tail -20
+if [[ $FLINK_MODE == operator ]]; then
+  # The operator's RBAC for Flink pods lives in the namespaces it watches; give the job's account its rights here.
+  kubectl -n "$NS" create serviceaccount flink --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl -n "$NS" create rolebinding flink-edit --clusterrole=edit --serviceaccount="$NS:flink" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+fi
 
-if [[ ${KEEP_CLUSTER:-1} == 0 ]]; then kind delete cluster --name "$CLUSTER"; fi
+log "helm install $RELEASE ./helm (flink.mode=$FLINK_MODE)"
+sets=(--set "flink.mode=$FLINK_MODE" --set "monitoring.pushgateway.url=pushgateway.$MON_NS.svc:9091")
+for pair in ${HELM_SET:-}; do sets+=(--set "$pair"); done
+helm install "$RELEASE" "$ROOT/helm" -n "$NS" "${values[@]}" "${sets[@]}"
+
+check_run() {  # <name>: follow the run, fetch its report, fail unless every cell verified
+  local name=$1
+  mkdir -p "$OUT/$name"
+  "$CTRBENCH" cluster follow -n "$NS" --release "$RELEASE" --timeout "${RUN_TIMEOUT:-1500}"
+  "$CTRBENCH" cluster report -n "$NS" --release "$RELEASE" --output-dir "$OUT/$name" | tee "$OUT/$name/verdict.txt"
+}
+check_run run-1
+
+log "metric families in Prometheus"
+families() {
+  kubectl get --raw "/api/v1/namespaces/$MON_NS/services/prometheus:web/proxy/api/v1/label/__name__/values" \
+    | python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)["data"]))'
+}
+# The pushed report needs one scrape of the Pushgateway (5 s); the query names come from the dashboard itself.
+wanted=$(grep -oE '\b(ctr|flink)_[A-Za-z0-9_]+' "$ROOT/helm/files/dashboards/"*.json | cut -d: -f2 | sort -u)
+missing_families() { comm -23 <(echo "$wanted") <(families | sort -u); }
+wait_for 60 "every dashboard metric family in Prometheus" test -z "$(missing_families)" \
+  || { log "missing: $(missing_families | tr '\n' ' ')"; false; }
+families | sort -u >"$OUT/metric-families.txt"
+
+if [[ ${SECOND_RUN:-0} == 1 ]]; then
+  log "a second run on the same release: ctrbench cluster start"
+  "$CTRBENCH" cluster start -n "$NS" --release "$RELEASE" --num-producers 2 --events-per-producer 10000 --duration 20
+  check_run run-2
+fi
+
+kubectl -n "$NS" get pods -o wide | tee "$OUT/pods.txt"
+log "end-to-end run passed in $((SECONDS - started)) s; report in $OUT"
+
+if [[ ${KEEP_CLUSTER:-1} == 0 ]]; then
+  case $PROVIDER in
+    local) "$ROOT/k8s/local/cluster.sh" down ;;
+    kind) kind delete cluster --name "$CLUSTER" ;;
+  esac
+fi

@@ -1,7 +1,7 @@
 """``ctrbench``: run the CTR pipeline benchmark, or any one of its parts.
 
 (Named ``ctrbench``, not ``ctr``: containerd ships a ``ctr`` tool on Kubernetes nodes.)
-Every option can also be set by the environment variable named in its help (the seed's names),
+Every option can also be set by the environment variable named in its help (the original project's names),
 or by a YAML file named by ``CTR_CONFIG_FILE``. Errors print one line and exit non-zero.
 """
 
@@ -116,8 +116,9 @@ def run(
 ) -> None:
     """Run the whole benchmark: producers -> Kafka -> CTR job -> Kafka -> latency report.
 
-    Writes latency_report_<producers>_<total_events>_<distribution>.csv (and a .json summary) and
-    exits non-zero when the job's results differ from the truth recomputed from the events.
+    Writes latency_report_<producers>_<total_events>_<distribution>.csv (latency per window), a .json
+    summary and a .png plot (latency and offered load per window) into --report-dir, and exits 4 when
+    the job's results differ from the truth recomputed from the events.
     """
     from ctrbench import pipeline
 
@@ -194,12 +195,9 @@ def produce(
     pid = producer_id if producer_id is not None else _producer_id_from_hostname()
     if pid < 0:
         raise ConfigError(f"--producer-id={pid}: must be >= 0")
-    start = start_time_ns if start_time_ns is not None else start_times(s.job.window_seconds, delay_s=1.0)[0]
-    base = base_time_ns if base_time_ns is not None else s.load.base_time_ns
-    if not base:
-        base = start - start % (s.job.window_seconds * 1_000_000_000)
-    if base > start:
-        raise ConfigError(f"BASE_TIME_NS={base} is after the producer's start {start}: it must be earlier")
+    barrier = start_time_ns is None and s.load.start_barrier
+    if barrier and not s.load.metrics_port:
+        raise ConfigError("START_BARRIER needs METRICS_PORT: producer 0 announces the start on its /metrics")
     cat = _wait_for_catalog(s.postgres, wait_seconds)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -211,6 +209,18 @@ def produce(
         metrics = ProducerMetrics(pid)
         metrics.serve(s.load.metrics_port, s.load.metrics_addr)
         logger.info("metrics on http://%s:%d/metrics", s.load.metrics_addr, s.load.metrics_port)
+    if barrier and metrics is not None:
+        from ctrbench.producer.barrier import pod_identity, wait_for_start
+
+        start = wait_for_start(pod_identity(), s.load.num_producers, s.load.metrics_port, metrics.run_start.set,
+                               max(wait_seconds, 60.0), s.load.flink_rest_url)
+    else:
+        start = start_time_ns if start_time_ns is not None else start_times(s.job.window_seconds, delay_s=1.0)[0]
+    base = base_time_ns if base_time_ns is not None else s.load.base_time_ns
+    if not base:
+        base = start - start % (s.job.window_seconds * 1_000_000_000)
+    if base > start:
+        raise ConfigError(f"BASE_TIME_NS={base} is after the producer's start {start}: it must be earlier")
     report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop, metrics)
     text = json.dumps(report.to_dict(), indent=2)
     if report_file:
@@ -275,7 +285,7 @@ def latency(
 ) -> None:
     """Verify the job's results against the events in Kafka and write the latency report.
 
-    --num-producers and --distribution also name the report file, as in the seed.
+    --num-producers and --distribution also name the report file, as in the original project.
     """
     from ctrbench.latency.calculator import run_latency
     from ctrbench.producer.end_of_run import close_run
@@ -309,6 +319,8 @@ def clear_topics_cmd(bootstrap: Bootstrap = None, verbose: Verbose = False) -> N
 @app.command()
 def setup(
     topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Create the topics if missing")] = True,
+    recreate_topics: Annotated[bool, typer.Option(
+        "--recreate-topics", help="Delete the topics first (a new run; nothing may be reading them)")] = False,
     db: Annotated[bool, typer.Option(
         "--db/--no-db", help="Write the ad -> campaign mapping (NUM_CAMPAIGNS x ADS_PER_CAMPAIGN ads)")] = True,
     seed: Seed = None,
@@ -317,11 +329,14 @@ def setup(
 ) -> None:
     """Prepare a run: create the topics (LogAppendTime) and write the mapping to PostgreSQL. Idempotent."""
     from ctrbench import catalog
-    from ctrbench.kafka.topics import ensure_topics
+    from ctrbench.kafka.topics import clear_topics, ensure_topics
 
     _setup_logging(verbose)
     s = _load_settings(seed=seed, bootstrap=bootstrap)
-    if topics:
+    if recreate_topics:
+        clear_topics(s.kafka)
+        typer.echo(f"topics {s.kafka.events_topic}, {s.kafka.results_topic} and {s.kafka.rejected_topic} recreated")
+    elif topics:
         ensure_topics(s.kafka)
         typer.echo(f"topics {s.kafka.events_topic} and {s.kafka.results_topic} ready")
     if db:
@@ -339,7 +354,7 @@ def bench_producer(
     bootstrap: Bootstrap = None,
     verbose: Verbose = False,
 ) -> None:
-    """Benchmark: acknowledged events/s of one producer process vs the seed's naive producer, same broker.
+    """Benchmark: acknowledged events/s of one producer process vs the original project's naive producer, same broker.
 
     Starts an embedded broker unless --bootstrap-servers is given. Prints both rates and their ratio.
     """
@@ -402,6 +417,107 @@ def stack(verbose: Verbose = False) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+cluster_app = typer.Typer(
+    name="cluster",
+    help="Drive a release of the Helm chart through the Kubernetes API: start a run, follow it, fetch its report.",
+    no_args_is_help=True,
+)
+app.add_typer(cluster_app, name="cluster")
+
+Kubeconfig = Annotated[str | None, typer.Option(
+    "--kubeconfig", help="kubeconfig file [KUBECONFIG; default ~/.kube/config, or in-cluster]")]
+Namespace = Annotated[str | None, typer.Option(
+    "--namespace", "-n", help="Namespace of the release [CLUSTER_NAMESPACE, default]")]
+Release = Annotated[str | None, typer.Option("--release", help="Helm release name [CLUSTER_RELEASE, ctr]")]
+
+
+def _release(kubeconfig: str | None, namespace: str | None, release: str | None) -> Any:
+    from ctrbench.cluster.release import connect
+    from ctrbench.settings import ClusterSettings
+
+    return connect(load(ClusterSettings, kubeconfig=kubeconfig, cluster_namespace=namespace,
+                        cluster_release=release))
+
+
+@cluster_app.command("start")
+def cluster_start(
+    num_producers: NumProducers = None,
+    events_per_producer: EventsPerProducer = None,
+    duration: Duration = None,
+    distribution: Distribution = None,
+    seed: Seed = None,
+    kubeconfig: Kubeconfig = None,
+    namespace: Namespace = None,
+    release: Release = None,
+    verbose: Verbose = False,
+) -> None:
+    """Start a new run on an installed release: stop the current one, write the new parameters into the run's
+    ConfigMap, recreate the topics and the mapping, then start the Flink job, the producers and the report Job.
+
+    Options not given keep their current value. Follow it with `ctrbench cluster follow`.
+    """
+    from ctrbench.cluster.run import start_run
+
+    _setup_logging(verbose)
+    new = start_run(_release(kubeconfig, namespace, release),
+                    {"num_producers": num_producers, "events_per_producer": events_per_producer,
+                     "duration_seconds": duration, "distribution": distribution.value if distribution else None,
+                     "seed": seed}, echo=typer.echo)
+    typer.echo(f"run started (base time {new['base_time_ns']})")
+
+
+@cluster_app.command("follow")
+def cluster_follow(
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", help="Give up after this many seconds [CLUSTER_TIMEOUT_SECONDS, 1800]")] = None,
+    kubeconfig: Kubeconfig = None,
+    namespace: Namespace = None,
+    release: Release = None,
+    verbose: Verbose = False,
+) -> None:
+    """Print the run's progress (pods, events sent, the Flink job's state, the report Job) until the report is done.
+
+    Exit 0 when the report Job completed, 4 when it found results that differ from the truth, 1 when a pod
+    cannot start or the report failed otherwise, 3 on timeout.
+    """
+    from ctrbench.cluster.follow import follow
+    from ctrbench.settings import ClusterSettings
+
+    _setup_logging(verbose)
+    limit = timeout if timeout is not None else load(ClusterSettings).cluster_timeout_seconds
+    follow(_release(kubeconfig, namespace, release), limit, echo=typer.echo)
+    typer.echo("report complete")
+
+
+@cluster_app.command("report")
+def cluster_report(
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where the report files go")] = Path("."),
+    kubeconfig: Kubeconfig = None,
+    namespace: Namespace = None,
+    release: Release = None,
+    verbose: Verbose = False,
+) -> None:
+    """Fetch the last run's report (CSV and JSON summary) from its ConfigMap and print its verdict.
+
+    Exit 4 when the report found results that differ from the truth.
+    """
+    from ctrbench.cluster.report import fetch_report
+
+    _setup_logging(verbose)
+    files, summary = fetch_report(_release(kubeconfig, namespace, release), output_dir)
+    v = summary.get("verification", {})
+    lat = summary.get("latency_ms", {}).get("end_to_end_per_cell", {})
+    typer.echo(f"report: {', '.join(str(f) for f in files)}")
+    typer.echo(f"events in Kafka: {summary.get('events_in_kafka', 0):,}; end-to-end latency per cell (ms): "
+               + ", ".join(f"{k} {lat[k]:.0f}" for k in ("p50", "p95", "p99", "max") if k in lat))
+    typer.echo(f"verification: {v.get('matched', 0)} matched, {len(v.get('wrong', []))} wrong, "
+               f"{len(v.get('missing', []))} missing, {len(v.get('unexpected', []))} unexpected, "
+               f"{v.get('duplicates', 0)} duplicates")
+    if not v.get("ok"):
+        raise VerificationFailed("the report found results that differ from the truth; details in "
+                                 + ", ".join(str(f) for f in files if f.suffix == ".json"))
 
 
 class _Terminated(KeyboardInterrupt):

@@ -123,6 +123,11 @@ class LoadSettings(_Settings):
     base_time_ns: int = Field(
         0, ge=0, description="Run base time (ns since epoch) window ids count from; 0: the window boundary "
         "before the producer's start. Set it when producers start separately (Kubernetes)")
+    start_barrier: bool = Field(
+        False, description="Producers of a StatefulSet start together: producer 0 waits until all are ready (and "
+        "the Flink job runs, see FLINK_REST_URL), then announces the start on its /metrics")
+    flink_rest_url: str = Field(
+        "", description="With START_BARRIER: Flink's REST address; the run starts only once a job is RUNNING there")
 
     @property
     def mean_rate(self) -> float:

@@ -171,3 +171,81 @@ def test_bad_values_are_refused_with_the_key(helm, key, value, message):
     proc = helm("template", "ctr", str(CHART), "--set", f"{key}={value}", "--kube-version", KUBE_VERSION)
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_standalone_mode_runs_the_job_without_an_operator(render):
+    docs = render("04-local-cluster-values.yaml", sets={"flink.parallelism": "3", "flink.taskSlots": "2"})
+    assert not [d for d in docs if d["kind"] == "FlinkDeployment"]
+    jm = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == "ctr-flink-jobmanager")
+    pod = jm["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"] == ["standalone-job", "--job-classname", "org.apache.flink.client.python.PythonDriver",
+                                 "-py", "/opt/flink/usrlib/ctr_job.py"]
+    assert pod["initContainers"][0]["args"] == ["setup", "--no-db"]  # topics exist before the sources start
+    props = dict(line.split(": ", 1) for line in next(
+        e["value"] for e in container["env"] if e["name"] == "FLINK_PROPERTIES").splitlines())
+    assert props["jobmanager.rpc.address"] == "ctr-flink-jobmanager"
+    assert (props["parallelism.default"], props["taskmanager.numberOfTaskSlots"]) == ("3", "2")
+    assert props["restart-strategy.type"] == "fixed-delay"
+    assert props["python.client.executable"] == "/opt/venv/bin/python"
+    assert container["resources"]["limits"]["memory"] == "1024Mi"  # Flink's 1024m process size
+    assert pod["securityContext"]["runAsUser"] == 9999
+    tm = find(docs, "Deployment", "flink")
+    assert tm["spec"]["replicas"] == 2  # ceil(3 / 2) TaskManagers for 3 slots
+    assert tm["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9249"
+    svc = find(docs, "Service", "flink")
+    assert svc["spec"]["selector"]["ctrbench.io/flink-role"] == "jobmanager"
+    assert {p["name"] for p in svc["spec"]["ports"]} == {"rpc", "blob", "rest"}
+    # Every pod of the local scenario uses an image loaded into the node: never a pull.
+    for doc in docs:
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            assert c["imagePullPolicy"] == "Never", (doc["metadata"]["name"], c["name"])
+
+
+def test_operator_and_standalone_share_one_flink_configuration(render):
+    sets = {"flink.flinkConfiguration.state\\.backend\\.type": "rocksdb"}
+    operator = find(render("01-defaults-values.yaml", sets=sets), "FlinkDeployment", "flink")
+    standalone = find(render("04-local-cluster-values.yaml", sets=sets), "Deployment", "flink")
+    props = dict(line.split(": ", 1) for line in standalone["spec"]["template"]["spec"]["containers"][0]["env"][0]
+                 ["value"].splitlines())
+    for key, value in operator["spec"]["flinkConfiguration"].items():
+        assert props[key] == value, key
+    assert props["state.backend.type"] == "rocksdb"
+
+
+def test_pods_that_serve_metrics_carry_scrape_annotations(render):
+    docs = render("01-defaults-values.yaml")
+    producer = find(docs, "StatefulSet", "producer")["spec"]["template"]["metadata"]["annotations"]
+    assert (producer["prometheus.io/scrape"], producer["prometheus.io/port"]) == ("true", "8000")
+    flink = find(docs, "FlinkDeployment", "flink")["spec"]["podTemplate"]["metadata"]["annotations"]
+    assert flink["prometheus.io/port"] == "9249"
+    off = find(render("01-defaults-values.yaml", sets={"monitoring.scrapeAnnotations": "false"}),
+               "StatefulSet", "producer")["spec"]["template"]["metadata"]["annotations"]
+    assert "prometheus.io/scrape" not in off
+
+
+def test_default_requests_fit_a_two_core_node(render):
+    """`helm install ctr ./helm` must schedule on one 2-core node (with CoreDNS and a small Prometheus beside it)."""
+    def millicores(value: object) -> float:
+        text = str(value)
+        return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+
+    total = 0.0
+    for doc in render("04-local-cluster-values.yaml"):
+        spec = doc.get("spec", {})
+        pod = spec.get("template", {}).get("spec", {})
+        replicas = spec.get("replicas", 1)
+        for c in pod.get("containers", []):
+            total += replicas * millicores(c.get("resources", {}).get("requests", {}).get("cpu", 0))
+    assert total <= 1700, f"{total:.0f}m of CPU requested"
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("flink.mode", "native", "/flink/mode"),
+    ("flink.jobManager.resource.memory", "1g", "/flink/jobManager/resource/memory"),
+])
+def test_bad_flink_values_are_refused_with_the_key(helm, key, value, message):
+    proc = helm("template", "ctr", str(CHART), "--set", f"{key}={value}", "--kube-version", KUBE_VERSION)
+    assert proc.returncode != 0
+    assert message in proc.stderr

@@ -71,6 +71,9 @@ class ProducerMetrics:
                                  ["producer"], registry=self.registry).labels(pid)
         self.actual_rate = Gauge("ctr_producer_actual_rate_events_per_second",
                                  "Events sent over the last second", ["producer"], registry=self.registry).labels(pid)
+        self.run_start = Gauge("ctr_producer_run_start_time_seconds",
+                               "When the run's schedule starts (epoch seconds; 0 until the start barrier decided)",
+                               ["producer"], registry=self.registry).labels(pid)
         self.lag = _LagHistogram(pid)
         self.registry.register(self.lag)
 

@@ -1,0 +1,184 @@
+"""Follow a run in the cluster: pods, producer progress, the Flink job's state, the report Job.
+
+All of it is read through the API server (pod and service proxies for /metrics and Flink's REST API),
+so it works from any machine whose kubeconfig reaches the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ctrbench.cluster.release import Release
+from ctrbench.errors import CtrError, ServiceUnavailable, VerificationFailed
+
+__all__ = ["RunStatus", "follow", "run_status"]
+
+logger = logging.getLogger(__name__)
+
+# Waiting reasons a pod does not recover from by waiting.
+_FATAL = {"ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
+_TROUBLE = _FATAL | {"ImagePullBackOff", "ErrImagePull", "CrashLoopBackOff"}
+_REPORT_EXIT_VERIFY = 4  # ctrbench's exit code for "results differ from the truth"
+
+
+@dataclass
+class RunStatus:
+    """One look at a run."""
+
+    pods: Counter[str] = field(default_factory=Counter)  # phase -> count
+    trouble: list[str] = field(default_factory=list)  # "pod: reason (message)"
+    fatal: list[str] = field(default_factory=list)
+    events_sent: int | None = None
+    events_expected: int = 0
+    flink: str = "absent"
+    report: str = "absent"  # absent, running, complete, failed
+
+    def line(self) -> str:
+        pods = ", ".join(f"{n} {phase.lower()}" for phase, n in sorted(self.pods.items())) or "none"
+        sent = "?" if self.events_sent is None else f"{self.events_sent:,}"
+        text = (f"pods: {pods}; producers: {sent} of {self.events_expected:,} events sent; "
+                f"flink job: {self.flink}; report: {self.report}")
+        return text + (f"; trouble: {'; '.join(self.trouble)}" if self.trouble else "")
+
+
+def _pod_trouble(pod: Any) -> tuple[str, bool] | None:
+    for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
+        waiting = status.state.waiting if status.state else None
+        if waiting and waiting.reason in _TROUBLE:
+            message = (waiting.message or "").splitlines()[0][:160] if waiting.message else ""
+            return f"{pod.metadata.name}: {waiting.reason}" + (f" ({message})" if message else ""), \
+                waiting.reason in _FATAL
+    return None
+
+
+def _producer_events(release: Release, port: int) -> int | None:
+    """Events the running producers have sent, from their /metrics (through the API server's pod proxy)."""
+    total, seen = 0, 0
+    for pod in release.pods("producer"):
+        if pod.status.phase != "Running":
+            continue
+        try:
+            text = release.core.connect_get_namespaced_pod_proxy_with_path(
+                f"{pod.metadata.name}:{port}", release.namespace, "metrics", _preload_content=False).data.decode()
+        except Exception:  # noqa: BLE001 - not serving yet; counted as unknown
+            continue
+        seen += 1
+        for family in text_string_to_metric_families(text):
+            if family.name == "ctr_producer_events_sent":
+                total += int(sum(s.value for s in family.samples if s.name.endswith("_total")))
+    return total if seen else None
+
+
+def _flink_state(release: Release) -> str:
+    """The CTR job's state: from the standalone JobManager's REST API, or the FlinkDeployment's status."""
+    jobs = release.batch.list_namespaced_job(release.namespace, label_selector=release.selector("flink")).items
+    if jobs:  # standalone mode
+        services = release.core.list_namespaced_service(
+            release.namespace, label_selector=release.selector("flink")).items
+        if not services:
+            return "no JobManager service"
+        try:
+            found = json.loads(release.core.connect_get_namespaced_service_proxy_with_path(
+                f"{services[0].metadata.name}:rest", release.namespace, "jobs/overview", _preload_content=False).data)
+        except Exception:  # noqa: BLE001 - the JobManager is still starting
+            return "starting"
+        states = [j.get("state", "?") for j in found.get("jobs", [])]
+        return ",".join(states) if states else "no job yet"
+    try:
+        deployments = release.custom.list_namespaced_custom_object(
+            "flink.apache.org", "v1beta1", release.namespace, "flinkdeployments",
+            label_selector=release.selector("flink"))["items"]
+    except Exception:  # noqa: BLE001 - no operator CRD in this cluster
+        return "absent"
+    if not deployments:
+        return "absent"
+    status = deployments[0].get("status") or {}
+    return (status.get("jobStatus") or {}).get("state") or status.get("lifecycleState") or "deploying"
+
+
+def _report_state(release: Release) -> str:
+    jobs = release.batch.list_namespaced_job(release.namespace, label_selector=release.selector("latency")).items
+    if not jobs:
+        return "absent"
+    for cond in jobs[0].status.conditions or []:
+        if cond.status == "True" and cond.type in ("Complete", "Failed"):
+            return "complete" if cond.type == "Complete" else "failed"
+    return "running"
+
+
+def run_status(release: Release) -> RunStatus:
+    """Look at the run once."""
+    config = release.run_config()
+    status = RunStatus(events_expected=int(config["num_producers"]) * int(config["events_per_producer"]))
+    for pod in release.pods():
+        phase = pod.status.phase or "Unknown"
+        trouble = _pod_trouble(pod)
+        if trouble:
+            status.trouble.append(trouble[0])
+            if trouble[1]:
+                status.fatal.append(trouble[0])
+        if pod.metadata.deletion_timestamp:
+            phase = "Terminating"
+        status.pods[phase] += 1
+    status.events_sent = _producer_events(release, int(config.get("metrics_port") or 0)) \
+        if config.get("metrics_port") else None
+    status.flink = _flink_state(release)
+    status.report = _report_state(release)
+    return status
+
+
+def _report_log(release: Release, lines: int = 25) -> str:
+    pods = release.pods("latency")
+    if not pods:
+        return "(no report pod)"
+    try:
+        return release.core.read_namespaced_pod_log(pods[0].metadata.name, release.namespace, tail_lines=lines)
+    except Exception as exc:  # noqa: BLE001 - the log is a courtesy
+        return f"(log unavailable: {exc})"
+
+
+def _report_exit_code(release: Release) -> int | None:
+    for pod in release.pods("latency"):
+        for status in pod.status.container_statuses or []:
+            if status.state and status.state.terminated:
+                return int(status.state.terminated.exit_code)
+    return None
+
+
+def follow(release: Release, timeout: float, interval: float = 5.0,
+           echo: Callable[[str], None] = print) -> RunStatus:
+    """Print the run's status as it changes (at least every 30 s) until the report Job ends.
+
+    Raises :class:`VerificationFailed` when the report found results that differ from the truth,
+    :class:`CtrError` when the report failed otherwise or a pod cannot start, and
+    :class:`ServiceUnavailable` after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    last, last_time = "", 0.0
+    while True:
+        status = run_status(release)
+        line = status.line()
+        if line != last or time.monotonic() - last_time >= 30:
+            echo(line)
+            last, last_time = line, time.monotonic()
+        if status.fatal:
+            raise CtrError(f"pods cannot start: {'; '.join(status.fatal)} (an image missing from the nodes? "
+                           "load it, or fix image.*.repository/tag)")
+        if status.report == "complete":
+            return status
+        if status.report == "failed":
+            log = _report_log(release)
+            if _report_exit_code(release) == _REPORT_EXIT_VERIFY:
+                raise VerificationFailed(f"the report Job found results that differ from the truth:\n{log}")
+            raise CtrError(f"the report Job failed:\n{log}")
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(f"the run did not end within {timeout:.0f} s; last status: {line}")
+        time.sleep(interval)

@@ -1,0 +1,90 @@
+"""The local single-node Kubernetes cluster (k8s/local/cluster.sh), started once for the tests that need it.
+
+It needs root (network setup, a private containerd) and the Debian packages and Go toolchain the
+cluster scripts build from. Where that is missing the cluster tests are skipped with one line naming
+what is missing; with CI=true they fail instead, so CI never passes without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER = ROOT / "k8s" / "local" / "cluster.sh"
+SNAPSHOT = ROOT / "k8s" / "local" / "snapshot.sh"
+
+
+def missing_for_cluster() -> str | None:
+    """What this machine lacks to run the local cluster, or None."""
+    if os.geteuid() != 0:
+        return "root (the cluster sets up networking and runs its own containerd)"
+    lacking = [tool for tool in ("go", "gcc", "iptables", "ip") if shutil.which(tool) is None]
+    if shutil.which("apt-get") is None:
+        lacking += [tool for tool in ("dockerd", "containerd", "runc", "etcd", "debootstrap") if not shutil.which(tool)]
+    return f"{', '.join(lacking)} (install them, or run make test on a Debian machine as root)" if lacking else None
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    """A running local cluster: the environment that reaches it, and the host's state before it started."""
+
+    env: dict[str, str]
+    before: str
+
+    def run(self, *cmd: str, timeout: float = 600, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, check=False, **kw)
+        if check and proc.returncode != 0:
+            pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    @property
+    def kubeconfig(self) -> str:
+        return self.env["KUBECONFIG"]
+
+
+def host_snapshot() -> str:
+    """Processes, iptables rules, interfaces, addresses, network namespaces, mounts and cgroups of the host."""
+    return subprocess.run(["bash", str(SNAPSHOT)], capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+def _stream(cmd: list[str], timeout: float) -> None:
+    """Run a long command with its progress lines on our stderr (pytest shows them on failure)."""
+    proc = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode} (its output is above)")
+
+
+def _cluster_env() -> dict[str, str]:
+    out = subprocess.run(["bash", str(CLUSTER), "env"], capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ)
+    for line in out.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, value = line[len("export "):].split("=", 1)
+            env[name] = os.path.expandvars(value.strip().strip('"'))
+    return env
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    missing = missing_for_cluster()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the cluster tests cannot run here (CI=true never skips them): missing {missing}")
+        pytest.skip(f"local Kubernetes cluster: missing {missing}")
+    # A cluster left running by hand is stopped first, so that "before" is the host without any of it.
+    subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=600, check=False)
+    before = host_snapshot()
+    _stream(["bash", str(CLUSTER), "up"], timeout=3600)
+    cluster = LocalCluster(_cluster_env(), before)
+    try:
+        yield cluster
+    finally:
+        subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=600, check=False)

@@ -1,0 +1,180 @@
+"""The chart on a real cluster: this machine's single-node Kubernetes (API server, kubelet, containerd).
+
+In order: a complete run installed with `helm install` and verified (k8s/e2e.sh, which follows the run
+and fetches the report with `ctrbench cluster`), then a second run started with `ctrbench cluster
+start`; the report ConfigMap's RBAC against the real API server; the operator mode's refusal without
+its CRD and its FlinkDeployment against the CRD schema; and last, that `down` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ctrbench.embedded.jars import cache_root
+from tests.k8s.conftest import CLUSTER, ROOT, host_snapshot
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+NS = "ctr"
+DASHBOARD = ROOT / "helm" / "files" / "dashboards" / "ctr-pipeline.json"
+
+
+def _dashboard_families() -> set[str]:
+    exprs = [t["expr"] for p in json.loads(DASHBOARD.read_text())["panels"] for t in p.get("targets", [])]
+    return {m for e in exprs for m in re.findall(r"\b(?:ctr|flink)_[A-Za-z0-9_]+", e)}
+
+
+def _check_report(run_dir: Path, events: int) -> dict:
+    """The report of one run: every (window, campaign) verified, positive latencies, all events counted."""
+    summary = json.loads(next(run_dir.glob("latency_report_*.json")).read_text())
+    v = summary["verification"]
+    assert v["ok"] is True, v
+    assert (v["wrong"], v["missing"], v["unexpected"]) == ([], [], [])
+    assert v["matched"] == summary["cells_expected"] == summary["cells_received"] > 0
+    assert summary["events_in_kafka"] == events
+    assert summary["rejected_records"] == {} and summary["not_json_objects"] == 0
+    rows = list(csv.DictReader(next(run_dir.glob("latency_report_*.csv")).open()))
+    assert len(rows) == summary["windows"] >= 2
+    assert all(int(r["max_latency_ms"]) > 0 for r in rows)
+    assert sum(int(r["events"]) for r in rows) == events
+    assert summary["latency_ms"]["end_to_end_per_cell"]["p50"] > 0
+    assert "verification: " in (run_dir / "verdict.txt").read_text()
+    return summary
+
+
+@pytest.mark.timeout(5400)
+def test_helm_install_runs_a_complete_verified_run(local_cluster, tmp_path_factory):
+    out = tmp_path_factory.mktemp("e2e")
+    env = local_cluster.env | {"PROVIDER": "local", "OUT": str(out), "KEEP_CLUSTER": "1", "SECOND_RUN": "1",
+                               "CTRBENCH": str(Path(sys.executable).with_name("ctrbench"))}
+    log = out / "e2e.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(["bash", str(ROOT / "k8s" / "e2e.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT,
+                              timeout=5000, check=False)
+    text = log.read_text()
+    assert proc.returncode == 0, text[-6000:]
+
+    _check_report(out / "run-1", 3 * 60_000)  # the chart's defaults: 3 producers x 60,000 events
+    _check_report(out / "run-2", 2 * 10_000)  # ctrbench cluster start --num-producers 2 --events-per-producer 10000
+    families = set((out / "metric-families.txt").read_text().split())
+    assert _dashboard_families() <= families, _dashboard_families() - families
+    pods = (out / "pods.txt").read_text()
+    assert re.search(r"ctr-producer-0\s+1/1\s+Running", pods) and "ctr-producer-1" in pods
+    assert re.search(r"ctr-flink-jobmanager-\S+\s+1/1\s+Running", pods)
+    assert "report complete" in text and "Pulling" not in text
+
+
+def _sa_client(local_cluster, namespace: str, account: str):  # type: ignore[no-untyped-def]
+    """A kubernetes client authenticated as a service account (a token from the TokenRequest API)."""
+    from kubernetes import client, config
+
+    admin = config.new_client_from_config(config_file=local_cluster.kubeconfig)
+    token = client.CoreV1Api(admin).create_namespaced_service_account_token(
+        account, namespace, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
+            audiences=[], expiration_seconds=600))).status.token
+    conf = client.Configuration()
+    conf.host = admin.configuration.host
+    conf.ssl_ca_cert = admin.configuration.ssl_ca_cert
+    conf.api_key = {"authorization": f"Bearer {token}"}
+    return admin, client.ApiClient(conf)
+
+
+def test_report_publishing_and_its_rbac_against_the_api_server(local_cluster):
+    """The report Job's service account may create ConfigMaps and update only its report ConfigMap."""
+    from kubernetes import client
+
+    from ctrbench.errors import ServiceUnavailable
+    from ctrbench.latency.publish import publish_configmap
+
+    admin, as_report = _sa_client(local_cluster, NS, "ctr-latency")
+    files = {"latency_report_1_2_normal.csv": "window_id,max_latency_ms\n0,5\n", "x.json": '{"ok": true}\n'}
+
+    publish_configmap("ctr-latency-report", files, api_client=as_report, namespace=NS)  # replaces the run's report
+    publish_configmap("ctr-latency-report", files, api_client=as_report, namespace=NS)  # again: same result
+    got = client.CoreV1Api(admin).read_namespaced_config_map("ctr-latency-report", NS)
+    assert got.data == files
+    assert got.metadata.labels["app.kubernetes.io/component"] == "latency-report"
+
+    client.CoreV1Api(admin).create_namespaced_config_map(NS, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="not-the-report"), data={"a": "b"}))
+    try:
+        with pytest.raises(ServiceUnavailable, match=r"replacing ConfigMap ctr/not-the-report: 403"):
+            publish_configmap("not-the-report", files, api_client=as_report, namespace=NS)
+        assert client.CoreV1Api(admin).read_namespaced_config_map("not-the-report", NS).data == {"a": "b"}
+    finally:
+        client.CoreV1Api(admin).delete_namespaced_config_map("not-the-report", NS)
+    with pytest.raises(client.ApiException) as denied:
+        client.CoreV1Api(as_report).list_namespaced_secret(NS)
+    assert denied.value.status == 403
+
+
+def _operator_crd() -> dict:
+    """The FlinkDeployment CRD as operator 1.10's API jar ships it (the newest served here), with its flinkVersion
+    enum extended by v2_0, v2_1 and v2_2: the values operator 1.13 added and 1.15 accepts for Flink 2.x."""
+    target = cache_root() / "jars" / "flink-kubernetes-operator-api-1.10.0.jar"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mvn", "-q", "-B", "dependency:copy", "-Dartifact=org.apache.flink:"
+                        "flink-kubernetes-operator-api:1.10.0", f"-DoutputDirectory={target.parent}"],
+                       check=True, timeout=600, cwd=target.parent)
+    with zipfile.ZipFile(target) as jar:
+        crd = yaml.safe_load(jar.read("META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml"))
+    version = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "flinkVersion"]
+    assert "v1_20" in version["enum"] and "v2_2" not in version["enum"]
+    version["enum"] += ["v2_0", "v2_1", "v2_2"]
+    return crd
+
+
+def test_operator_mode_without_the_crd_fails_with_what_to_do(local_cluster):
+    proc = local_cluster.run("helm", "install", "ctr-op", str(ROOT / "helm"), "-n", NS, "--dry-run=server",
+                             check=False)
+    assert proc.returncode != 0
+    assert "Flink Kubernetes Operator (1.13 or newer, 1.15 recommended" in proc.stderr
+    assert "flink.mode=standalone" in proc.stderr
+
+
+def test_flinkdeployment_matches_the_operator_crd_schema(local_cluster, tmp_path):
+    crd_file = tmp_path / "crd.yaml"
+    crd_file.write_text(yaml.safe_dump(_operator_crd()))
+    local_cluster.run("kubectl", "apply", "-f", str(crd_file))
+    try:
+        deadline = time.monotonic() + 60  # kubectl wait fails while the CRD has no conditions yet
+        while "True" not in local_cluster.run(
+                "kubectl", "get", "crd/flinkdeployments.flink.apache.org", "-o",
+                "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout:
+            assert time.monotonic() < deadline, "the FlinkDeployment CRD was not established within 60 s"
+            time.sleep(1)
+        rendered = local_cluster.run("helm", "template", "ctr", str(ROOT / "helm"), "-n", NS,
+                                     "--kube-version", "1.33.13", "--set", "flink.parallelism=2").stdout
+        fd = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "FlinkDeployment")
+        good = tmp_path / "fd.yaml"
+        good.write_text(yaml.safe_dump(fd))
+        ok = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", NS, "-f", str(good))
+        assert "created (server dry run)" in ok.stdout
+        fd["spec"]["flinkVersion"] = "v9_9"
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump(fd))
+        refused = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", NS, "-f", str(bad), check=False)
+        assert refused.returncode != 0 and "Unsupported value" in refused.stderr
+        # With the CRD installed the chart's own check passes too.
+        local_cluster.run("helm", "install", "ctr-op", str(ROOT / "helm"), "-n", NS, "--dry-run=server")
+    finally:
+        local_cluster.run("kubectl", "delete", "-f", str(crd_file), "--wait=true", check=False)
+
+
+@pytest.mark.timeout(900)
+def test_down_leaves_nothing_behind(local_cluster):
+    local_cluster.run("bash", str(CLUSTER), "down", timeout=600)
+    after = host_snapshot()
+    assert after == local_cluster.before
