@@ -22,6 +22,14 @@ exports() {  # the environment that reaches daemon $1
   docker buildx version >/dev/null 2>&1 || echo "export DOCKER_BUILDKIT=0"
 }
 
+# Unmount whatever is mounted under our run directory (deepest first).
+unmount_ours() {
+  local mount
+  { grep -o " $RUN/[^ ]*" /proc/mounts || true; } | sort -r | while read -r mount; do
+    umount "$mount" || umount -l "$mount"
+  done
+}
+
 ours_running() { [[ -f $PIDFILE ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 start() {
@@ -49,7 +57,11 @@ start() {
 }
 
 stop() {
-  ours_running || { rm -rf "$RUN"; return 0; }
+  if ! ours_running; then
+    unmount_ours
+    rm -rf "$RUN"
+    return 0
+  fi
   local pid
   pid=$(cat "$PIDFILE")
   kill "$pid"
@@ -58,6 +70,8 @@ stop() {
     (( SECONDS < deadline )) || { log "docker: dockerd $pid ignored SIGTERM for 60 s; killing it"; kill -9 "$pid"; }
     sleep 1
   done
+  # dockerd leaves the mount of its default network namespace behind; nothing of ours may stay mounted.
+  unmount_ours
   rm -rf "$RUN"
   log "docker: private dockerd stopped"
 }

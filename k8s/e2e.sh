@@ -34,6 +34,7 @@ case $PROVIDER in
     images=("ctrbench/producer:$TAG" "ctrbench/flink:$TAG" ctrbench-standin/kafka:4.1.1 ctrbench-standin/postgres:16
             ctrbench-standin/prometheus:v3 ctrbench-standin/pushgateway:v1)
     "$ROOT/k8s/local/cluster.sh" load "${images[@]}"
+    "$ROOT/k8s/docker.sh" stop  # the images are in the node now; stops only a daemon docker.sh started
     values=(-f "$ROOT/helm/ci/04-local-cluster-values.yaml")
     PROMETHEUS_IMAGE=ctrbench-standin/prometheus:v3 PUSHGATEWAY_IMAGE=ctrbench-standin/pushgateway:v1 PULL_POLICY=Never
     ;;

@@ -8,7 +8,7 @@
 # links, addresses, routes, network namespaces, mounts, top-level cgroups of every hierarchy, the kernel
 # settings the kubelet and the CNI plugins change, host paths the components could create, and the
 # cluster's processes (command lines without pids: whatever names the state directory or runs a binary from
-# the build cache, and anything in a kubepods cgroup). Needs root.
+# the build cache, anything in a kubepods cgroup, and the private dockerd of k8s/docker.sh). Needs root.
 # SNAPSHOT_IGNORE_MOUNTS (an extended regex, default: Docker's own mounts) leaves out mounts that other
 # programs make and remove meanwhile (image builds).
 # shellcheck source=lib.sh
@@ -59,7 +59,9 @@ for dir in /proc/[0-9]*; do
   cmdline=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
   [[ -n $cmdline ]] || continue
   exe=$(readlink "$dir/exe" 2>/dev/null || true)
-  if [[ $cmdline == *"$CLUSTER_DIR/"* || $exe == "$CLUSTER_CACHE/"* || $(cat "$dir/cgroup" 2>/dev/null) == *kubepods* ]]
+  # ... and the private Docker daemon of k8s/docker.sh (and its containerd), which must be stopped too.
+  if [[ $cmdline == *"$CLUSTER_DIR/"* || $exe == "$CLUSTER_CACHE/"* || $(cat "$dir/cgroup" 2>/dev/null) == *kubepods* \
+        || $cmdline == *"/run/ctrbench-docker"* ]]
   then
     echo "$cmdline"
   fi

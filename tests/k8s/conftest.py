@@ -20,6 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = ROOT / "k8s" / "local" / "cluster.sh"
 SNAPSHOT = ROOT / "k8s" / "local" / "snapshot.sh"
+DOCKER = ROOT / "k8s" / "docker.sh"
+# Mounts of a Docker daemon that someone else runs may come and go meanwhile; ours (k8s/docker.sh's private
+# daemon, its data in the ctrbench cache) must all be gone after `down` and `docker.sh stop`.
+_FOREIGN_MOUNTS = "^/var/lib/docker/|^/run/docker/"
 
 
 def missing_for_cluster() -> str | None:
@@ -52,7 +56,14 @@ class LocalCluster:
 
 def host_snapshot() -> str:
     """Processes, iptables rules, interfaces, addresses, network namespaces, mounts and cgroups of the host."""
-    return subprocess.run(["bash", str(SNAPSHOT)], capture_output=True, text=True, check=True, timeout=120).stdout
+    return subprocess.run(["bash", str(SNAPSHOT)], capture_output=True, text=True, check=True, timeout=120,
+                          env=os.environ | {"SNAPSHOT_IGNORE_MOUNTS": _FOREIGN_MOUNTS}).stdout
+
+
+def stop_cluster_and_docker() -> None:
+    """`cluster.sh down`, then stop the private dockerd that building the cluster's images may have started."""
+    subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=600, check=False)
+    subprocess.run(["bash", str(DOCKER), "stop"], capture_output=True, timeout=120, check=False)
 
 
 def _stream(cmd: list[str], timeout: float) -> None:
@@ -80,11 +91,11 @@ def local_cluster() -> Iterator[LocalCluster]:
             pytest.fail(f"the cluster tests cannot run here (CI=true never skips them): missing {missing}")
         pytest.skip(f"local Kubernetes cluster: missing {missing}")
     # A cluster left running by hand is stopped first, so that "before" is the host without any of it.
-    subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=600, check=False)
+    stop_cluster_and_docker()
     before = host_snapshot()
     _stream(["bash", str(CLUSTER), "up"], timeout=3600)
     cluster = LocalCluster(_cluster_env(), before)
     try:
         yield cluster
     finally:
-        subprocess.run(["bash", str(CLUSTER), "down"], capture_output=True, timeout=600, check=False)
+        stop_cluster_and_docker()

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from ctrbench.embedded.jars import cache_root
-from tests.k8s.conftest import CLUSTER, ROOT, host_snapshot
+from tests.k8s.conftest import CLUSTER, DOCKER, ROOT, host_snapshot
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
 
@@ -147,6 +147,8 @@ def test_operator_mode_without_the_crd_fails_with_what_to_do(local_cluster):
 def test_flinkdeployment_matches_the_operator_crd_schema(local_cluster, tmp_path):
     crd_file = tmp_path / "crd.yaml"
     crd_file.write_text(yaml.safe_dump(_operator_crd()))
+    ns = "crd-check"
+    local_cluster.run("kubectl", "create", "namespace", ns)
     local_cluster.run("kubectl", "apply", "-f", str(crd_file))
     try:
         deadline = time.monotonic() + 60  # kubectl wait fails while the CRD has no conditions yet
@@ -155,26 +157,30 @@ def test_flinkdeployment_matches_the_operator_crd_schema(local_cluster, tmp_path
                 "jsonpath={.status.conditions[?(@.type=='Established')].status}", check=False).stdout:
             assert time.monotonic() < deadline, "the FlinkDeployment CRD was not established within 60 s"
             time.sleep(1)
-        rendered = local_cluster.run("helm", "template", "ctr", str(ROOT / "helm"), "-n", NS,
+        rendered = local_cluster.run("helm", "template", "ctr", str(ROOT / "helm"), "-n", ns,
                                      "--kube-version", "1.33.13", "--set", "flink.parallelism=2").stdout
         fd = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "FlinkDeployment")
         good = tmp_path / "fd.yaml"
         good.write_text(yaml.safe_dump(fd))
-        ok = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", NS, "-f", str(good))
+        ok = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", ns, "-f", str(good))
         assert "created (server dry run)" in ok.stdout
         fd["spec"]["flinkVersion"] = "v9_9"
         bad = tmp_path / "bad.yaml"
         bad.write_text(yaml.safe_dump(fd))
-        refused = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", NS, "-f", str(bad), check=False)
+        refused = local_cluster.run("kubectl", "apply", "--dry-run=server", "-n", ns, "-f", str(bad), check=False)
         assert refused.returncode != 0 and "Unsupported value" in refused.stderr
         # With the CRD installed the chart's own check passes too.
-        local_cluster.run("helm", "install", "ctr-op", str(ROOT / "helm"), "-n", NS, "--dry-run=server")
+        local_cluster.run("helm", "install", "ctr-op", str(ROOT / "helm"), "-n", ns, "--dry-run=server")
     finally:
         local_cluster.run("kubectl", "delete", "-f", str(crd_file), "--wait=true", check=False)
+        local_cluster.run("kubectl", "delete", "namespace", ns, "--wait=true", check=False)
 
 
 @pytest.mark.timeout(900)
 def test_down_leaves_nothing_behind(local_cluster):
+    """No process, iptables rule, interface, address, mount, network namespace or cgroup of the cluster (nor of
+    the private Docker daemon that built its images) is left: the host is as it was before `up`."""
     local_cluster.run("bash", str(CLUSTER), "down", timeout=600)
+    local_cluster.run("bash", str(DOCKER), "stop", timeout=120)
     after = host_snapshot()
     assert after == local_cluster.before
