@@ -137,6 +137,8 @@ build() {
   old_id=$(image_id "$tag")
   if [[ $force == false && -n $old_id && $(image_label "$tag") == "$hash" ]]; then
     log "stand-in $tag: up to date"
+    cleanup
+    TEMP_CONTEXT=
     return
   fi
   local -a args=(--network=host -t "$tag" --label "$LABEL=$hash" --label "ctrbench.standin.for=${STANDIN_FOR[$name]}")
@@ -153,6 +155,8 @@ build() {
     die "building $tag failed (the end of its log is above)"
   fi
   rm -f "$logfile"
+  cleanup  # this image's temporary build context (kafka, prometheus); the next build makes its own
+  TEMP_CONTEXT=
   # The replaced image only takes space, unless something still uses it (then docker keeps it).
   if [[ -n $old_id && $old_id != "$(image_id "$tag")" ]] \
      && [[ -z $(docker image inspect -f '{{join .RepoTags " "}}' "$old_id" 2>/dev/null) ]]; then

@@ -74,10 +74,6 @@ def local_flink_lib() -> Path:
     return target
 
 
-# True once this process set FLINK_HOME for the local mini-cluster (the image sets it: then Flink runs elsewhere).
-_local_gateway = False
-
-
 def _scratch_dir() -> str:
     """A temp dir for Flink's local files, removed when this process exits."""
     path = tempfile.mkdtemp(prefix="ctrbench-flink-")
@@ -92,20 +88,17 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     # PyFlink starts its gateway JVM (and the mini-cluster in it) with FLINK_LIB_DIR as classpath,
     # but overwrites FLINK_LIB_DIR unless FLINK_HOME is set. Both must be set before the first
     # TableEnvironment of the process.
-    global _local_gateway
     if "FLINK_HOME" not in os.environ:
         import pyflink
 
-        _local_gateway = True
         os.environ["FLINK_HOME"] = str(Path(pyflink.__file__).parent)
         os.environ["FLINK_LIB_DIR"] = str(local_flink_lib())
-        # The gateway JVM (and the mini-cluster in it) leaves no /tmp/hsperfdata_<user> behind.
-        os.environ["JVM_ARGS"] = (os.environ.get("JVM_ARGS", "") + " -XX:-UsePerfData").strip()
+        # The gateway JVM (and the mini-cluster in it) keeps its temp files (web uploads, blobs) in a temp dir of
+        # ours, removed at exit, and leaves no /tmp/hsperfdata_<user> behind.
+        os.environ["JVM_ARGS"] = (os.environ.get("JVM_ARGS", "")
+                                  + f" -XX:-UsePerfData -Djava.io.tmpdir={_scratch_dir()}").strip()
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = env.get_config()
-    if _local_gateway:
-        # The mini-cluster's REST server would leave /tmp/flink-web-upload behind: keep it in a temp dir of ours.
-        conf.set("web.upload.dir", _scratch_dir())
     conf.set("table.local-time-zone", "UTC")
     conf.set("parallelism.default", str(job.parallelism))
     conf.set("pipeline.name", "ctr-windows")
