@@ -40,7 +40,7 @@ def pushgateway(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-d
     """A real Prometheus Pushgateway (Debian's package) on a free loopback port; yields host:port."""
     binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
     if not Path(binary).exists():
-        pytest.fail("prometheus-pushgateway is not installed: run `make deps`")
+        pytest.fail("prometheus-pushgateway is not installed: run `make test-deps`")
     port = free_port()
     log = (tmp_path_factory.mktemp("pushgateway") / "log").open("wb")
     proc = subprocess.Popen([binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)

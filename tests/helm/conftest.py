@@ -20,11 +20,11 @@ KUBE_VERSION = "1.31.0"
 
 
 def helm_binary() -> str:
-    """helm built by `make deps` (go install) into the ctrbench cache, else one on PATH."""
+    """helm built by `make test-deps` (go install) into the ctrbench cache, else one on PATH."""
     built = cache_root() / "bin" / "helm"
     found = os.environ.get("HELM_BIN") or (str(built) if built.exists() else shutil.which("helm"))
     if not found:
-        pytest.fail("helm is not installed: run `make deps` (builds it with go install)")
+        pytest.fail("helm is not installed: run `make test-deps` (builds it with go install)")
     return found
 
 

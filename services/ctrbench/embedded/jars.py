@@ -39,7 +39,7 @@ def resolve(pom_name: str) -> Path:
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ServiceUnavailable("Maven (mvn) is not installed: run `make deps` or `apt-get install -y maven`")
+        raise ServiceUnavailable("Maven (mvn) is not installed: run `make run-deps` or `apt-get install -y maven`")
     logger.info("resolving %s jars from Maven Central into %s (first run only)", pom_name, target)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

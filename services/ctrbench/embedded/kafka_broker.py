@@ -55,7 +55,7 @@ class EmbeddedKafka:
         """Format storage, start the broker and wait until it answers metadata requests."""
         java = shutil.which("java")
         if java is None:
-            raise ServiceUnavailable("Java is not installed: run `make deps` (needs a JDK 17)")
+            raise ServiceUnavailable("Java is not installed: run `make run-deps` (needs a JDK 17)")
         classpath = str(jars.resolve("kafka-broker") / "*")
         self._dir = Path(tempfile.mkdtemp(prefix="ctrbench-kafka-"))
         self.port, controller_port = free_port(), free_port()

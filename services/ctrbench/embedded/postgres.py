@@ -35,7 +35,7 @@ def postgres_bindir() -> Path:
     """Directory with initdb/postgres of the newest installed Debian PostgreSQL."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_major, reverse=True)
     if not candidates:
-        raise ServiceUnavailable("PostgreSQL server is not installed: run `make deps` "
+        raise ServiceUnavailable("PostgreSQL server is not installed: run `make run-deps` "
                                  "or `apt-get install -y postgresql`")
     return Path(candidates[0]).parent
 
@@ -144,4 +144,4 @@ def _server_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam("postgres")
     except KeyError:
         raise ServiceUnavailable("running as root, but there is no `postgres` user to run the server as; "
-                                 "install Debian's postgresql package (make deps)") from None
+                                 "install Debian's postgresql package (make run-deps)") from None
