@@ -1,5 +1,5 @@
-"""Helm rendering fixtures. A real helm binary renders the chart; no Kubernetes cluster is needed
-(none can run here), so these tests check what `helm install` would send, not how a cluster reacts."""
+"""Helm rendering fixtures. A real helm binary renders the chart without a cluster: these tests check what
+`helm install` would send; tests/k8s installs it on a real cluster."""
 
 from __future__ import annotations
 
