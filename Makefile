@@ -12,9 +12,9 @@ STAMP := $(VENV)/.installed
 # Debian packages the benchmark needs: a JDK for Kafka and Flink, Maven to fetch jars, PostgreSQL's
 # server binaries, and venv for Python.
 RUN_PACKAGES := openjdk-17-jdk-headless maven postgresql python3-venv
-# The tests also need shellcheck (k8s scripts) and the Prometheus Pushgateway (metrics
+# The tests also need shellcheck (k8s scripts), Prometheus and its Pushgateway (metrics and dashboard
 # tests); the local Kubernetes cluster installs its own packages (k8s/local/cluster.sh).
-TEST_PACKAGES := shellcheck prometheus-pushgateway
+TEST_PACKAGES := shellcheck prometheus prometheus-pushgateway
 ARGS ?=
 PYTEST_ARGS ?=
 # helm for the chart tests and actionlint for the workflow, built from the Go module proxy (no binary

@@ -97,5 +97,5 @@ def test_run_results_equal_truth_and_report_latency(kafka_settings, postgres_set
               if s.labels.get("job") == "ctr_latency" and s.labels.get("producers") == "2"
               and s.labels.get("distribution") == "mmpp"}
     assert pushed[("ctr_windows_verified_total", None, None)] == len(cells)
-    assert pushed[("ctr_window_latency_seconds_count", "end_to_end", None)] == len(cells)
+    assert pushed[("ctr_report_window_latency_seconds_count", "end_to_end", None)] == len(cells)
     assert pushed[("ctr_last_run_latency_ms", None, "max")] == max(expected_max.values())

@@ -23,7 +23,15 @@ import click
 import typer
 
 from ctrbench.errors import ConfigError, CtrError, VerificationFailed
-from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings, load
+from ctrbench.settings import (
+    JobSettings,
+    KafkaSettings,
+    LatencySettings,
+    LoadSettings,
+    MonitorSettings,
+    PostgresSettings,
+    load,
+)
 
 __all__ = ["app", "main"]
 
@@ -66,6 +74,9 @@ Bootstrap = Annotated[str | None, typer.Option(
 ReportDir = Annotated[Path | None, typer.Option("--report-dir", help="Where report files go [REPORT_DIR, .]")]
 Parallelism = Annotated[int | None, typer.Option("--parallelism", help="Flink parallelism [PARALLELISM, 1]")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")]
+MonitorPort = Annotated[int | None, typer.Option(
+    "--monitor-port", help="Serve the live monitor's /metrics on this port (latency of each result as it lands, "
+                           "backlog) [MONITOR_PORT, 0 = off]")]
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -81,7 +92,8 @@ def _setup_logging(verbose: bool) -> None:
 def _load_settings(num_producers: int | None = None, events_per_producer: int | None = None,
                    duration: float | None = None, distribution: Dist | None = None, seed: int | None = None,
                    bootstrap: str | None = None, report_dir: Path | None = None,
-                   parallelism: int | None = None, latency_timeout: float | None = None) -> Any:
+                   parallelism: int | None = None, latency_timeout: float | None = None,
+                   monitor_port: int | None = None) -> Any:
     from ctrbench.pipeline import RunSettings
 
     return RunSettings(
@@ -92,6 +104,7 @@ def _load_settings(num_producers: int | None = None, events_per_producer: int | 
         job=load(JobSettings, parallelism=parallelism),
         latency=load(LatencySettings, report_dir=str(report_dir) if report_dir else None,
                      latency_timeout_seconds=latency_timeout),
+        monitor=load(MonitorSettings, monitor_port=monitor_port),
     )
 
 
@@ -112,19 +125,21 @@ def run(
              "and POSTGRES_* as given")] = True,
     report_dir: ReportDir = None,
     parallelism: Parallelism = None,
+    monitor_port: MonitorPort = None,
     verbose: Verbose = False,
 ) -> None:
     """Run the whole benchmark: producers -> Kafka -> CTR job -> Kafka -> latency report.
 
     Writes latency_report_<producers>_<total_events>_<distribution>.csv (latency per window), a .json
     summary and a .png plot (latency and offered load per window) into --report-dir, and exits 4 when
-    the job's results differ from the truth recomputed from the events.
+    the job's results differ from the truth recomputed from the events. While it runs, the live monitor
+    follows the results (on /metrics with --monitor-port) and must agree with the report at the end.
     """
     from ctrbench import pipeline
 
     _setup_logging(verbose)
     settings = _load_settings(num_producers, events_per_producer, duration, distribution, seed, None,
-                              report_dir, parallelism)
+                              report_dir, parallelism, monitor_port=monitor_port)
     if impl is Impl.spark:
         raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
     with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
@@ -144,6 +159,9 @@ def _print_run(result: Any) -> None:
         return
     typer.echo(report.table)
     typer.echo(f"report: {report.csv_path} (summary {report.summary_path.name}, plot {report.plot_path.name})")
+    if result.monitor_disagreements:
+        typer.echo(f"WARNING: the live monitor saw {len(result.monitor_disagreements)} cells differently from the "
+                   f"report, e.g. {result.monitor_disagreements[0]}")
     if not report.verification.ok:
         raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}; "
                                  f"{report.verification.first_problems()}; details in {report.summary_path}")
@@ -206,7 +224,7 @@ def produce(
     if s.load.metrics_port:
         from ctrbench.producer.metrics import ProducerMetrics
 
-        metrics = ProducerMetrics(pid)
+        metrics = ProducerMetrics(pid, s.load)
         metrics.serve(s.load.metrics_port, s.load.metrics_addr)
         logger.info("metrics on http://%s:%d/metrics", s.load.metrics_addr, s.load.metrics_port)
     if barrier and metrics is not None:
@@ -304,6 +322,34 @@ def latency(
     if not report.verification.ok:
         raise VerificationFailed(f"results differ from the truth: {report.verification.summary()}; "
                                  f"{report.verification.first_problems()}")
+
+
+@app.command()
+def monitor(
+    port: Annotated[int | None, typer.Option("--port", help="/metrics port [MONITOR_PORT; required]")] = None,
+    addr: Annotated[str | None, typer.Option(
+        "--addr", help="/metrics address; 0.0.0.0 in a pod [MONITOR_ADDR, 127.0.0.1]")] = None,
+    flink_rest_url: Annotated[str | None, typer.Option(
+        "--flink-rest-url", help="Flink's REST address, for the backlog [FLINK_REST_URL; empty: no backlog]")] = None,
+    bootstrap: Bootstrap = None,
+    verbose: Verbose = False,
+) -> None:
+    """Follow the results topic and serve live latency on /metrics until stopped (Ctrl-C, SIGTERM).
+
+    For every result as it lands: end-to-end and window-close latency (histograms), the latest window's id
+    and max latency, results and duplicate results; with --flink-rest-url also the job's backlog (events
+    written minus the Kafka source's positions). Starts before the topic exists and follows new runs.
+    """
+    from ctrbench.monitor.live import LiveMonitor
+
+    _setup_logging(verbose)
+    kafka = load(KafkaSettings, kafka_bootstrap_servers=bootstrap)
+    settings = load(MonitorSettings, monitor_port=port, monitor_addr=addr, flink_rest_url=flink_rest_url)
+    if not settings.monitor_port:
+        raise ConfigError("MONITOR_PORT=0: `ctrbench monitor` serves /metrics and needs a port; "
+                          "pass --port 9250 or set MONITOR_PORT")
+    with LiveMonitor(kafka, settings) as live:
+        live.wait()
 
 
 @app.command("clear-topics")

@@ -28,7 +28,15 @@ from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.schema import NS_PER_S
-from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings
+from ctrbench.settings import (
+    JobSettings,
+    KafkaSettings,
+    LatencySettings,
+    LoadSettings,
+    MonitorSettings,
+    PostgresSettings,
+    load,
+)
 
 __all__ = ["Impl", "RunResult", "RunSettings", "embedded_stack", "run", "run_base_time_ns", "settings_env"]
 
@@ -60,6 +68,7 @@ class RunSettings:
     load: LoadSettings
     job: JobSettings
     latency: LatencySettings
+    monitor: MonitorSettings = field(default_factory=lambda: load(MonitorSettings))
 
 
 @dataclass
@@ -68,6 +77,8 @@ class RunResult:
 
     producers: list[dict[str, Any]] = field(default_factory=list)
     report: Any = None  # LatencyReport, imported lazily: producers must start fast
+    monitor: Any = None  # the LiveMonitor that followed the results while the run happened
+    monitor_disagreements: list[str] = field(default_factory=list)
 
     @property
     def saturated(self) -> bool:
@@ -97,6 +108,7 @@ def embedded_stack(settings: RunSettings) -> Iterator[RunSettings]:
             load=settings.load,
             job=settings.job,
             latency=settings.latency,
+            monitor=settings.monitor,
         )
 
 
@@ -140,13 +152,22 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
     result = RunResult()
     base_ns = run_base_time_ns(s.job.window_seconds, time.time_ns())
     job = s.job.model_copy(update={"base_time_ns": base_ns})
+    monitor_settings = s.monitor
     with contextlib.ExitStack() as stack:
         if impl == "flink":
+            from ctrbench.embedded.process import free_port
             from ctrbench.flink_job.job import connector_jars, submit, wait_running
 
+            job = job.model_copy(update={"local_rest_port": job.local_rest_port or free_port()})
             table_result = submit(s.kafka, job, connector_jars(job), s.postgres)
             stack.callback(_cancel, table_result)
             wait_running(table_result)
+            monitor_settings = monitor_settings.model_copy(
+                update={"flink_rest_url": f"http://127.0.0.1:{job.local_rest_port}"})
+        if impl != "none" and not skip_consumers:
+            from ctrbench.monitor.live import LiveMonitor
+
+            result.monitor = stack.enter_context(LiveMonitor(s.kafka, monitor_settings))
         report_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctrbench-run-")))
         start_ns = max(base_ns, time.time_ns() + int(_PRODUCER_START_DELAY_S * NS_PER_S))
         procs = _start_producers(s, start_ns, base_ns, report_dir)
@@ -169,7 +190,23 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
             }
             result.report = run_latency(s.kafka, s.latency, job, s.load.num_producers, s.load.distribution,
                                         run_info)
+            result.monitor_disagreements = _compare_with_monitor(result.monitor, result.report)
     return result
+
+
+def _compare_with_monitor(monitor: Any, report: Any) -> list[str]:
+    """The report and the live monitor read the same topic: they must have seen the same cells."""
+    from ctrbench.monitor.live import disagreements
+
+    cells = list(report.collected.results.values())
+    # The monitor reads on its own; give it a moment to catch up with the report's last read.
+    monitor.wait_for({(r.window_start, r.campaign_id) for r in cells}, timeout=10.0)
+    problems = disagreements(monitor.snapshot(), cells)
+    if problems:
+        logger.warning("live monitor and report disagree on %d cells: %s", len(problems), "; ".join(problems[:3]))
+    else:
+        logger.info("live monitor saw the same %d cells with the same latencies as the report", len(cells))
+    return problems
 
 
 def _cancel(table_result: Any) -> None:

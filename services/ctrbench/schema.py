@@ -98,3 +98,8 @@ class WindowResult:
     def end_to_end_latency_ms(self) -> int:
         """Result LogAppendTime minus the newest source LogAppendTime of the window (broker clock)."""
         return self.result_log_append_time_ms - self.max_source_log_append_time_ms
+
+    @property
+    def window_close_latency_ms(self) -> int:
+        """Result LogAppendTime minus the window's end (broker clock; negative if the result came early)."""
+        return self.result_log_append_time_ms - epoch_ms(self.window_end)

@@ -30,6 +30,7 @@ __all__ = [
     "KafkaSettings",
     "LatencySettings",
     "LoadSettings",
+    "MonitorSettings",
     "PostgresSettings",
     "load",
 ]
@@ -167,6 +168,9 @@ class JobSettings(_Settings):
     flink_jars: str = Field(
         "", description="Extra jars for pipeline.jars (';'-separated file URLs); empty: resolve locally"
     )
+    local_rest_port: int = Field(
+        0, ge=0, le=65535, description="Local mini-cluster only: serve Flink's REST API (and web UI) on "
+        "127.0.0.1 at this port, with metrics refreshed every 500 ms; 0: Flink's defaults")
     base_time_ns: int = Field(
         0, ge=0, description="Run base time (ns since epoch) the results' window ids count from; a multiple of "
         "WINDOW_SECONDS. 0: the window boundary before the job starts")
@@ -206,6 +210,20 @@ class LatencySettings(_Settings):
         0, ge=0, le=256,
         description="Processes that read events back to recompute the truth; 0: one per usable CPU "
                     "(affinity, capped by a cgroup CPU limit)")
+
+
+class MonitorSettings(_Settings):
+    """The live latency monitor: follows ``results`` while the run happens and serves /metrics."""
+
+    monitor_port: int = Field(
+        0, ge=0, le=65535, description="Live monitor /metrics port; 0: no endpoint (`ctrbench run` still follows "
+        "the results; `ctrbench monitor` needs a port, e.g. 9250)")
+    monitor_addr: str = Field("127.0.0.1", description="Address the live monitor's /metrics listens on")
+    flink_rest_url: str = Field(
+        "", description="Flink's REST address; the monitor reads the job's Kafka source offsets there to measure "
+        "the backlog. Empty: no backlog metric")
+    backlog_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the monitor measures the job's backlog")
 
 
 class ClusterSettings(_Settings):

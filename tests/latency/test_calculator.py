@@ -91,13 +91,13 @@ def test_report_files_and_pushed_metrics_agree(kafka_settings, pushgateway, tmp_
 
     assert value("ctr_windows_verified_total") == 3
     assert value("ctr_windows_mismatched_total") == 0
-    assert value("ctr_window_latency_seconds_count", kind="end_to_end") == 3
+    assert value("ctr_report_window_latency_seconds_count", kind="end_to_end") == 3
     e2e = summary["latency_ms"]["end_to_end_per_cell"]
     assert value("ctr_last_run_latency_ms", quantile="p99") == e2e["p99"]
     assert value("ctr_last_run_latency_ms", quantile="max") == e2e["max"]
     # Sum of the histogram equals the sum of the cells' latencies.
     total_s = sum(r.end_to_end_latency_ms for r in report.collected.results.values()) / 1000
-    assert value("ctr_window_latency_seconds_sum", kind="end_to_end") == pytest.approx(total_s)
+    assert value("ctr_report_window_latency_seconds_sum", kind="end_to_end") == pytest.approx(total_s)
     assert value("ctr_events_non_event_records") == 1
 
     # The same numbers on the report's own /metrics endpoint.

@@ -117,6 +117,12 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
         conf.set(prefix + "jobName", "ctr-flink")
         conf.set(prefix + "interval", "1 SECONDS")
         conf.set(prefix + "deleteOnShutdown", "false")
+    if job.local_rest_port:
+        # The live monitor reads the source's offsets here; Flink refreshes REST metrics every 10 s by default.
+        conf.set("rest.bind-address", "127.0.0.1")
+        conf.set("rest.address", "127.0.0.1")
+        conf.set("rest.bind-port", str(job.local_rest_port))
+        conf.set("metrics.fetcher.update-interval", "500")
     if pipeline_jars:
         conf.set("pipeline.jars", pipeline_jars)
     return env

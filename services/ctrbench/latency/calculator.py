@@ -19,7 +19,6 @@ from ctrbench.latency.report import (
 from ctrbench.latency.results import Collected, collect_results
 from ctrbench.latency.truth import Expected, expected_results
 from ctrbench.latency.verify import Verification, verify
-from ctrbench.schema import epoch_ms
 from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings
 
 __all__ = ["LatencyReport", "run_latency"]
@@ -99,8 +98,7 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
     table = render_table(e2e, close, window_max, verification, collected)
 
     metrics.observe_latencies((r.end_to_end_latency_ms for r in cells),
-                              (c for c in (r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells)
-                               if c >= 0))
+                              (c for c in (r.window_close_latency_ms for r in cells) if c >= 0))
     metrics.verified.inc(verification.matched)
     metrics.mismatched.inc(len({(m.window_id, m.campaign_id) for m in verification.mismatches}))
     metrics.missing.inc(len(verification.missing))

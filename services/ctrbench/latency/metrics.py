@@ -25,7 +25,7 @@ class ReportMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "ctr_window_latency_seconds",
+            "ctr_report_window_latency_seconds",
             "Per (window, campaign): end_to_end = result append - newest source append; "
             "window_close = result append - window end (broker clock)",
             ["kind"], buckets=LATENCY_BUCKETS_SECONDS, registry=self.registry)

@@ -21,7 +21,6 @@ import numpy as np
 
 from ctrbench.latency.results import Collected
 from ctrbench.latency.verify import Verification
-from ctrbench.schema import epoch_ms
 
 __all__ = ["PERCENTILES", "WindowLatency", "csv_name", "per_window", "percentiles", "render_table",
            "write_csv", "write_summary"]
@@ -58,7 +57,7 @@ def per_window(collected: Collected) -> list[WindowLatency]:
     rows = []
     for window_id in sorted(groups):
         cells = groups[window_id]
-        close = max(r.result_log_append_time_ms - epoch_ms(r.window_end) for r in cells)
+        close = max(r.window_close_latency_ms for r in cells)
         rows.append(WindowLatency(
             window_id=window_id,
             max_latency_ms=max(r.end_to_end_latency_ms for r in cells),

@@ -9,11 +9,12 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, start_http_server
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from ctrbench.schema import EVENT_TYPES
+from ctrbench.settings import LoadSettings
 
 __all__ = ["LAG_BUCKETS_SECONDS", "ProducerMetrics"]
 
@@ -56,9 +57,12 @@ class _LagHistogram(Collector):
 class ProducerMetrics:
     """All metrics of one producer in their own registry (several producers can share a process)."""
 
-    def __init__(self, producer_id: int) -> None:
+    def __init__(self, producer_id: int, run: LoadSettings | None = None) -> None:
+        """``run``: the run's load settings, served as the run's configuration (dashboard's "Run" row)."""
         pid = str(producer_id)
         self.registry = CollectorRegistry()
+        if run is not None:
+            self._describe_run(run)
         sent = Counter("ctr_producer_events_sent", "Events handed to the Kafka client",
                        ["producer", "event_type"], registry=self.registry)
         self._sent = [sent.labels(pid, t) for t in EVENT_TYPES]
@@ -76,6 +80,20 @@ class ProducerMetrics:
                                ["producer"], registry=self.registry).labels(pid)
         self.lag = _LagHistogram(pid)
         self.registry.register(self.lag)
+
+    def _describe_run(self, run: LoadSettings) -> None:
+        # The same values on every producer of a run: dashboards take max() across them.
+        Gauge("ctr_run_producers", "Producer processes of the run (NUM_PRODUCERS)",
+              registry=self.registry).set(run.num_producers)
+        Gauge("ctr_run_target_rate_events_per_second", "Mean events/s all producers are scheduled to offer",
+              registry=self.registry).set(run.mean_rate * run.num_producers)
+        Info("ctr_run", "The run's load configuration", registry=self.registry).info({
+            "distribution": run.distribution,
+            "producers": str(run.num_producers),
+            "events_per_producer": str(run.events_per_producer),
+            "duration_seconds": f"{run.duration_seconds:g}",
+            "seed": str(run.seed),
+        })
 
     def record_batch(self, type_idx: np.ndarray, lag_seconds: np.ndarray) -> None:
         """Count a batch of sent events by type and add their schedule lags."""
