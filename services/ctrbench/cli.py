@@ -465,6 +465,77 @@ def stack(verbose: Verbose = False) -> None:
             pass
 
 
+dashboard_app = typer.Typer(
+    name="dashboard",
+    help="The Grafana dashboard: build its JSON, prove every query returns data on a Prometheus, draw its panels.",
+    no_args_is_help=True,
+)
+app.add_typer(dashboard_app, name="dashboard")
+
+PrometheusUrl = Annotated[str, typer.Option("--prometheus", help="Prometheus base URL, e.g. http://127.0.0.1:9090")]
+Last = Annotated[float, typer.Option("--last", min=10, help="Time range: the last N seconds")]
+ScrapeInterval = Annotated[float, typer.Option(
+    "--scrape-interval", min=0.1, help="Prometheus scrape interval in seconds (Grafana's $__rate_interval uses it)")]
+DashboardFile = Annotated[Path | None, typer.Option(
+    "--dashboard", help="Dashboard JSON [the chart's helm/files/dashboards/ctr-pipeline.json]")]
+
+
+def _dashboard_results(prometheus: str, last: float, scrape_interval: float, dashboard: Path | None) -> Any:
+    from ctrbench.dashboard.queries import default_dashboard_path, evaluate
+
+    path = dashboard or default_dashboard_path()
+    if not path.is_file():
+        raise ConfigError(f"--dashboard {path}: no such file; pass the dashboard JSON")
+    end = time.time()
+    return evaluate(json.loads(path.read_text()), prometheus, end - last, end, scrape_interval)
+
+
+@dashboard_app.command("build")
+def dashboard_build(
+    out: Annotated[Path | None, typer.Option("--out", help="Write here [the chart's dashboard file]")] = None,
+) -> None:
+    """Generate the dashboard JSON from ctrbench/dashboard/panels.py with grafana-foundation-sdk."""
+    from ctrbench.dashboard.grafana import dashboard_json
+    from ctrbench.dashboard.queries import default_dashboard_path
+
+    path = out or default_dashboard_path()
+    path.write_text(dashboard_json())
+    typer.echo(f"wrote {path}")
+
+
+@dashboard_app.command("check")
+def dashboard_check(
+    prometheus: PrometheusUrl,
+    last: Last = 900.0,
+    scrape_interval: ScrapeInterval = 15.0,
+    dashboard: DashboardFile = None,
+) -> None:
+    """Evaluate every query of the dashboard over the last N seconds as Grafana would; exit 1 if any has no data."""
+    results = _dashboard_results(prometheus, last, scrape_interval, dashboard)
+    empty = [r for r in results if r.empty]
+    for r in results:
+        typer.echo(f"{'ok   ' if not r.empty else 'EMPTY'} {len(r.series):3d} series  {r.query.title}: {r.expr}")
+    if empty:
+        raise CtrError(f"{len(empty)} of {len(results)} dashboard queries returned no data, e.g. "
+                       f"{empty[0].query.title!r}: {empty[0].expr}")
+    typer.echo(f"all {len(results)} queries returned data")
+
+
+@dashboard_app.command("render")
+def dashboard_render(
+    prometheus: PrometheusUrl,
+    out: Annotated[Path, typer.Option("--out", help="PNG to write")] = Path("dashboard.png"),
+    last: Last = 900.0,
+    scrape_interval: ScrapeInterval = 15.0,
+    dashboard: DashboardFile = None,
+) -> None:
+    """Draw the dashboard's panels from Prometheus over the last N seconds into a PNG (no Grafana needed)."""
+    from ctrbench.dashboard.render import render_panels
+
+    results = _dashboard_results(prometheus, last, scrape_interval, dashboard)
+    typer.echo(f"wrote {render_panels(results, 'CTR pipeline', out)}")
+
+
 cluster_app = typer.Typer(
     name="cluster",
     help="Drive a release of the Helm chart through the Kubernetes API: start a run, follow it, fetch its report.",
