@@ -8,7 +8,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings, LoadSettings, PostgresSettings
+from ctrbench.settings import (
+    JobSettings,
+    KafkaSettings,
+    LatencySettings,
+    LoadSettings,
+    MonitorSettings,
+    PostgresSettings,
+)
 from tests.helm.conftest import CHART, KUBE_VERSION, find
 
 SCENARIOS = sorted(p.name for p in (CHART / "ci").glob("*.yaml"))
@@ -59,7 +66,7 @@ def test_run_config_is_read_by_the_services_settings(render, tmp_path, monkeypat
     assert (load.metrics_port, load.metrics_addr) == (8000, "0.0.0.0")
     # Any setting the chart writes that no service knows would be silently ignored: refuse it.
     known = set()
-    for cls in (LoadSettings, KafkaSettings, PostgresSettings, JobSettings, LatencySettings):
+    for cls in (LoadSettings, KafkaSettings, PostgresSettings, JobSettings, LatencySettings, MonitorSettings):
         known |= set(cls.model_fields)
     assert set(yaml.safe_load(path.read_text())) <= known
 
@@ -130,7 +137,7 @@ def test_external_services_deploy_neither_kafka_nor_postgres(render):
 def test_monitoring_scenario(render):
     docs = render("03-monitoring-values.yaml")
     monitors = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PodMonitor"}
-    assert set(monitors) == {"ctr-producer", "ctr-flink"}
+    assert set(monitors) == {"ctr-producer", "ctr-monitor", "ctr-flink"}
     for pm in monitors.values():
         assert pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert pm["spec"]["podMetricsEndpoints"] == [{"port": "metrics", "interval": "15s"}]
@@ -149,7 +156,32 @@ def test_dashboard_configmap_carries_sidecar_label_and_valid_json(render):
     assert docs[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(docs[0]["data"]["ctr-pipeline.json"])
     assert dashboard["uid"] == "ctr-pipeline"
-    assert any("ctr_window_latency_seconds" in t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    assert any("ctr_window_latency_seconds" in t["expr"] for p in dashboard["panels"] for t in p.get("targets", []))
+
+
+def test_live_monitor_follows_the_run_and_is_scraped(render, tmp_path, monkeypatch):
+    docs = render("01-defaults-values.yaml")
+    deployment = find(docs, "Deployment", "monitor")
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["args"] == ["monitor"]
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9250}]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9250"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    service = find(docs, "Service", "monitor")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9250, "targetPort": "metrics"}]
+    # The monitor's settings come from the run's ConfigMap: it listens on the pod's address and reads
+    # the job's positions from the JobManager's REST service, which refreshes metrics every 500 ms.
+    path = tmp_path / "run.yaml"
+    path.write_text(find(docs, "ConfigMap", "config")["data"]["run.yaml"])
+    monkeypatch.setenv("CTR_CONFIG_FILE", str(path))
+    monitor = MonitorSettings()
+    assert (monitor.monitor_port, monitor.monitor_addr) == (9250, "0.0.0.0")
+    assert monitor.flink_rest_url == "http://ctr-flink-rest:8081"
+    flink_conf = find(docs, "FlinkDeployment", "flink")["spec"]["flinkConfiguration"]
+    assert flink_conf["metrics.fetcher.update-interval"] == "500"
+    off = render("01-defaults-values.yaml", sets={"monitor.enabled": "false"})
+    assert not [d for d in off if d["metadata"]["labels"]["app.kubernetes.io/component"] == "monitor"]
 
 
 def test_latency_role_allows_only_its_report_configmap(render):
