@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 # A producer whose p99 schedule lag exceeds this did not deliver the load it was asked for.
 SATURATION_LAG_MS = 100.0
 _MAX_SLEEP_S = 0.05
+# Sleep at least this long when nothing is due. Waking for every event (every 100 µs at 10k events/s)
+# cost a producer about 20 µs of Python per event; waking at most every millisecond sends the events
+# due meanwhile in one batch, at the price of at most 1 ms of schedule lag, which is measured.
+_MIN_SLEEP_S = 0.001
 _TRANSACTION_S = 0.1  # commit cadence of the exactly-once profile
 
 
@@ -186,7 +190,7 @@ def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, cat
                 metrics.record_batch(type_idx[sent:upto], lag_ns[sent:upto] / NS_PER_S)
             sent = upto
         else:
-            time.sleep(min((int(due[sent]) - now) / NS_PER_S, _MAX_SLEEP_S))
+            time.sleep(min(max((int(due[sent]) - now) / NS_PER_S, _MIN_SLEEP_S), _MAX_SLEEP_S))
         mono = time.monotonic()
         if transactional and mono - last_commit >= _TRANSACTION_S:
             producer.commit_transaction()
