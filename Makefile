@@ -25,7 +25,7 @@ CACHE_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/ctrbench
 HELM := $(CACHE_DIR)/bin/helm
 ACTIONLINT := $(CACHE_DIR)/bin/actionlint
 
-.PHONY: help run-deps test-deps jars helm run test images cluster-up cluster-down e2e clean
+.PHONY: help run-deps test-deps jars helm run test search images cluster-up cluster-down e2e clean
 
 help: ## Show this help
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test-deps: run-deps $(HELM) $(ACTIONLINT) ## Install what `make test` needs besi
 
 run: run-deps ## Run the benchmark on the embedded stack (extra options: make run ARGS="--duration 30")
 	$(BIN)/ctrbench run $(ARGS)
+
+search: run-deps ## Find the highest sustainable rate on the embedded stack (make search ARGS="--parallelism 2")
+	$(BIN)/ctrbench search $(ARGS)
 
 test: test-deps ## Run the whole test suite, the local Kubernetes cluster's end-to-end run included
 	$(BIN)/pytest $(PYTEST_ARGS)

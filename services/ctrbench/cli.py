@@ -11,6 +11,7 @@ import contextlib
 import enum
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -389,6 +390,82 @@ def setup(
         catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns,
                                                            s.load.ads_per_campaign))
         typer.echo(f"wrote {s.load.num_campaigns * s.load.ads_per_campaign} ads to PostgreSQL")
+
+
+@app.command()
+def search(
+    engine: Annotated[Impl, typer.Option("--engine", help="Stream processor under test")] = Impl.flink,
+    parallelism: Parallelism = None,
+    producers: Annotated[int, typer.Option("--producers", min=1, help="Producer processes for every step")] = 2,
+    distribution: Annotated[Dist, typer.Option(
+        "--distribution", help="normal: constant-rate Poisson; mmpp: bursty, judged on its mean rate")] = Dist.normal,
+    window: Annotated[int | None, typer.Option("--window", help="Window size in s [WINDOW_SECONDS, 10]")] = None,
+    watermark_ms: Annotated[int | None, typer.Option(
+        "--watermark-ms", help="Watermark delay in ms [WATERMARK_DELAY_MS, 500]")] = None,
+    partitions: Annotated[int | None, typer.Option(
+        "--partitions", help="Partitions of the events topic [EVENTS_PARTITIONS, 3]")] = None,
+    start_rate: Annotated[float, typer.Option("--start-rate", min=100, help="First step, events/s in total")] = 20_000,
+    max_rate: Annotated[float, typer.Option("--max-rate", min=100, help="Highest step, events/s")] = 640_000,
+    warmup: Annotated[float, typer.Option("--warmup", min=0, help="Seconds of each step discarded")] = 10.0,
+    measure: Annotated[float, typer.Option("--measure", min=10, help="Measured seconds of each step")] = 40.0,
+    repetitions: Annotated[int, typer.Option("--repetitions", min=1, help="Runs per step; medians decide")] = 1,
+    precision: Annotated[float, typer.Option(
+        "--precision", min=0.01, max=1.0, help="Stop bisecting when the bounds are this close (relative)")] = 0.1,
+    slo_ms: Annotated[float | None, typer.Option(
+        "--slo-ms", help="p99 per-window latency SLO in ms [watermark delay + 1000]")] = None,
+    backlog_slope_max: Annotated[float, typer.Option(
+        "--backlog-slope-max", help="Backlog growth allowed, relative to the offered rate")] = 0.01,
+    lag_p99_max_ms: Annotated[float, typer.Option(
+        "--lag-p99-max-ms", help="Producers' p99 schedule lag above which a step measures the generator")] = 100.0,
+    embedded: Annotated[bool, typer.Option(
+        "--embedded/--external", help="Start Kafka and PostgreSQL here (default), or use the configured ones")] = True,
+    report_dir: ReportDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Find the highest sustainable rate: steady loads, exponential ramp then bisection (as OMB and Theodolite).
+
+    Each step runs the whole pipeline for --warmup + --measure seconds. It is sustainable when over the measured
+    period the job's backlog does not grow (least-squares slope below --backlog-slope-max of the offered rate),
+    per-window latency does not grow and its p99 stays under the SLO, the producers kept to schedule, and every
+    result verified. Writes search_<engine>_p<parallelism>.csv/.json/.png into --report-dir.
+    """
+    from ctrbench import pipeline
+    from ctrbench.search.criterion import Criterion
+    from ctrbench.search.report import render_search, write_search
+    from ctrbench.search.steps import PipelineStep
+    from ctrbench.search.strategy import search_sustainable_rate
+
+    _setup_logging(verbose)
+    if engine is not Impl.flink:
+        raise ConfigError(f"--engine {engine.value}: only flink can be searched today (Spark is not yet available)")
+    if start_rate > max_rate:
+        raise ConfigError(f"--start-rate {start_rate:.0f} is above --max-rate {max_rate:.0f}: lower the start")
+    base = _load_settings(num_producers=producers, distribution=distribution, report_dir=report_dir,
+                          parallelism=parallelism)
+    job = load(JobSettings, parallelism=parallelism, window_seconds=window, watermark_delay_ms=watermark_ms)
+    kafka = load(KafkaSettings, events_partitions=partitions)
+    settings = pipeline.RunSettings(kafka, base.postgres, base.load, job, base.latency, base.monitor)
+    criterion = Criterion(latency_slo_s=(slo_ms if slo_ms is not None else job.watermark_delay_ms + 1000) / 1000,
+                          backlog_slope_max=backlog_slope_max, lag_p99_max_ms=lag_p99_max_ms)
+    params = {"engine": engine.value, "parallelism": job.parallelism, "producers": producers,
+              "distribution": distribution.value, "window_seconds": job.window_seconds,
+              "watermark_delay_ms": job.watermark_delay_ms, "events_partitions": kafka.events_partitions,
+              "warmup_seconds": warmup, "measure_seconds": measure, "repetitions": repetitions,
+              "precision": precision, "latency_slo_ms": criterion.latency_slo_s * 1000,
+              "backlog_slope_max_pct": backlog_slope_max * 100, "lag_p99_max_ms": lag_p99_max_ms,
+              "cpus": len(os.sched_getaffinity(0))}
+    with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
+        outcome = search_sustainable_rate(
+            PipelineStep(s, warmup, measure), criterion, start_rate, max_rate, precision, repetitions,
+            on_step=lambda step: typer.echo(f"step {step.rate:,.0f} events/s: "
+                                            + ("sustainable" if step.verdict.sustainable
+                                               else "; ".join(step.verdict.reasons))))
+    title = (f"{engine.value}, parallelism {job.parallelism}, {producers} producers, {distribution.value}, "
+             f"{params['cpus']} CPUs; {warmup:.0f} s warm-up + {measure:.0f} s measured per step")
+    typer.echo(render_search(outcome, title))
+    files = write_search(outcome, params, Path(settings.latency.report_dir),
+                         f"search_{engine.value}_p{job.parallelism}")
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
 
 
 @app.command("bench-producer")

@@ -56,6 +56,8 @@ class LiveMonitor:
         self.metrics = MonitorMetrics(with_backlog=bool(settings.flink_rest_url))
         self.cells: dict[tuple[str, int], CellLatency] = {}
         self.duplicates = 0
+        # (wall time s, backlog) of every measurement: the sustainable-throughput search fits its trend.
+        self.backlog_history: list[tuple[float, int]] = []
         # The latest window is the one that starts last (window ids restart with each run).
         self._latest_start_ms = -1
         self._latest_cells = 0
@@ -200,6 +202,7 @@ class LiveMonitor:
             if measured is None:
                 continue
             written, behind = measured
+            self.backlog_history.append((time.time(), behind))
             assert self.metrics.backlog is not None and self.metrics.written is not None
             self.metrics.written.set(written)
             self.metrics.backlog.set(behind)
