@@ -126,6 +126,9 @@ if [[ ${SECOND_RUN:-0} == 1 ]]; then
   log "a second run on the same release: ctrbench cluster start"
   "$CTRBENCH" cluster start -n "$NS" --release "$RELEASE" --num-producers 2 --events-per-producer 10000 --duration 20
   check_run run-2
+  # The live monitor followed both runs although the second recreated the results topic.
+  kubectl get --raw "/api/v1/namespaces/$NS/services/$RELEASE-monitor:metrics/proxy/metrics" \
+    >"$OUT/monitor-metrics.txt"
 fi
 
 kubectl -n "$NS" get pods -o wide | tee "$OUT/pods.txt"

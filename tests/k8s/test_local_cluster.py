@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.embedded.jars import cache_root
 from tests.k8s.conftest import CLUSTER, DOCKER, ROOT, host_snapshot
@@ -63,8 +64,17 @@ def test_helm_install_runs_a_complete_verified_run(local_cluster, tmp_path_facto
     text = log.read_text()
     assert proc.returncode == 0, text[-6000:]
 
-    _check_report(out / "run-1", 3 * 60_000)  # the chart's defaults: 3 producers x 60,000 events
-    _check_report(out / "run-2", 2 * 10_000)  # ctrbench cluster start --num-producers 2 --events-per-producer 10000
+    run1 = _check_report(out / "run-1", 3 * 60_000)  # the chart's defaults: 3 producers x 60,000 events
+    run2 = _check_report(out / "run-2", 2 * 10_000)  # cluster start --num-producers 2 --events-per-producer 10000
+    # The live monitor Deployment saw every result of both runs, the second on a recreated topic.
+    monitor = {(s.name, s.labels.get("kind")): s.value
+               for f in text_string_to_metric_families((out / "monitor-metrics.txt").read_text()) for s in f.samples}
+    cells = run1["cells_received"] + run2["cells_received"]
+    duplicates = run1["verification"]["duplicates"] + run2["verification"]["duplicates"]
+    assert monitor[("ctr_results_total", None)] == cells + duplicates
+    assert monitor[("ctr_window_latency_seconds_count", "end_to_end")] == cells
+    last_window = list(csv.DictReader(next((out / "run-2").glob("latency_report_*.csv")).open()))[-1]
+    assert monitor[("ctr_latest_window_results", None)] == int(last_window["campaigns"])
     # Every query of the dashboard returned data from the cluster's Prometheus over the first run.
     check = (out / "dashboard-check.txt").read_text()
     assert f"all {_dashboard_queries()} queries returned data" in check, check

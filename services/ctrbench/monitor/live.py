@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError
+from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, KafkaException
 
 from ctrbench.errors import ConfigError
 from ctrbench.kafka.config import consumer_config
@@ -198,7 +198,12 @@ class LiveMonitor:
 
     def _measure(self, backlog: JobBacklog) -> None:
         while not self._stop.wait(self._settings.backlog_interval_seconds):
-            measured = backlog.measure()
+            try:
+                measured = backlog.measure()
+            except KafkaException as exc:
+                # A broker restart or a topic being recreated: skip this sample, keep following.
+                logger.debug("live monitor: end offsets unavailable: %s", exc)
+                continue
             if measured is None:
                 continue
             written, behind = measured
