@@ -61,7 +61,7 @@ def render_search(outcome: SearchOutcome, title: str) -> str:
     if outcome.generator_limited_at is not None:
         lines.append(f"note: the producers could not keep to schedule at {outcome.generator_limited_at:,.0f} events/s "
                      "and above; the search stayed below, and the rate found may be the generator's limit rather "
-                     "than the job's (add producers with --producers, or cores)")
+                     "than the job's (give the producers CPU: more cores, or more --producers where cores are free)")
     return "\n".join(lines)
 
 
