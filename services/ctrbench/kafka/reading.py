@@ -15,7 +15,7 @@ from ctrbench.kafka.config import consumer_config
 from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["OffsetRange", "offset_ranges", "read_all", "read_range", "read_until"]
+__all__ = ["OffsetRange", "offset_ranges", "read_all", "read_range", "read_until", "watermarks"]
 
 _BATCH = 10_000
 # consume() waits this long whenever fewer than _BATCH records are ready (it does not return
@@ -92,22 +92,31 @@ class OffsetRange:
     end: int
 
 
+def watermarks(kafka: KafkaSettings, topic: str, consumer: Consumer | None = None) -> dict[int, tuple[int, int]]:
+    """{partition: (low, high) offsets} of ``topic`` now, from the broker ({} when it does not exist).
+
+    ``consumer``: one to reuse (callers that ask every second); otherwise one is made and closed.
+    """
+    own = consumer is None
+    client = Consumer(consumer_config(kafka, "ctrbench-offsets")) if own else consumer
+    try:
+        # The consumer answers the metadata request too (same call as an AdminClient's): one connection.
+        parts = partitions_of(client, topic, timeout=kafka.kafka_timeout_seconds)  # type: ignore[arg-type]
+        return {p: client.get_watermark_offsets(TopicPartition(topic, p), timeout=kafka.kafka_timeout_seconds,
+                                                cached=False) for p in parts}
+    finally:
+        if own:
+            client.close()
+
+
 def offset_ranges(kafka: KafkaSettings, topic: str, pieces: int) -> list[OffsetRange]:
     """Split ``topic``'s current contents into about ``pieces`` ranges of similar size.
 
     Partitions are rarely balanced (nor a multiple of the reader count), so whole partitions
     per reader would leave cores idle; ranges are cut across partitions, in partition order.
     """
-    parts = _existing_partitions(kafka, topic)
-    consumer = Consumer(consumer_config(kafka, "ctrbench-offsets"))
-    try:
-        bounds = {}
-        for p in parts:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=kafka.kafka_timeout_seconds)
-            if high > low:
-                bounds[p] = (low, high)
-    finally:
-        consumer.close()
+    _existing_partitions(kafka, topic)
+    bounds = {p: (low, high) for p, (low, high) in watermarks(kafka, topic).items() if high > low}
     total = sum(high - low for low, high in bounds.values())
     target = max(1, math.ceil(total / max(1, pieces)))
     ranges = []

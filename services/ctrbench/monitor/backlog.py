@@ -24,10 +24,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from ctrbench.kafka.config import consumer_config
-from ctrbench.kafka.topics import admin_client, partitions_of
+from ctrbench.kafka.reading import watermarks
 from ctrbench.settings import KafkaSettings
 
 __all__ = ["FlinkSourcePositions", "JobBacklog", "backlog"]
@@ -113,19 +113,12 @@ class JobBacklog:
 
     def __init__(self, kafka: KafkaSettings, rest_url: str) -> None:
         self._kafka = kafka
-        self._admin = admin_client(kafka)
         self._offsets = Consumer(consumer_config(kafka, "ctrbench-monitor-offsets"))
         self._positions = FlinkSourcePositions(rest_url, kafka.events_topic)
 
     def end_offsets(self) -> dict[int, int]:
         """The events topic's end offset per partition ({} while the topic does not exist)."""
-        topic = self._kafka.events_topic
-        out = {}
-        for p in partitions_of(self._admin, topic, timeout=self._kafka.kafka_timeout_seconds):
-            _low, high = self._offsets.get_watermark_offsets(
-                TopicPartition(topic, p), timeout=self._kafka.kafka_timeout_seconds, cached=False)
-            out[p] = high
-        return out
+        return {p: high for p, (_low, high) in watermarks(self._kafka, self._kafka.events_topic, self._offsets).items()}
 
     def measure(self) -> tuple[int, int] | None:
         """(records written, backlog), or None while the job's positions cannot be read."""

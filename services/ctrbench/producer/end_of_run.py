@@ -18,7 +18,7 @@ import time
 from confluent_kafka import Producer
 
 from ctrbench.errors import ServiceUnavailable
-from ctrbench.kafka.config import consumer_config, producer_config
+from ctrbench.kafka.config import producer_config
 from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.producer.events import encode_event
 from ctrbench.schema import END_OF_RUN, NS_PER_MS, NS_PER_S, window_id_of
@@ -56,15 +56,9 @@ def send_end_of_run(kafka: KafkaSettings, base_time_ns: int, last_event_ns: int,
 
 def event_count(kafka: KafkaSettings) -> int:
     """Records in ``events`` (sum of partition end offsets; producers are idempotent)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from ctrbench.kafka.reading import watermarks
 
-    consumer = Consumer(consumer_config(kafka, "ctrbench-count"))
-    try:
-        parts = partitions_of(admin_client(kafka), kafka.events_topic)
-        return sum(consumer.get_watermark_offsets(TopicPartition(kafka.events_topic, p),
-                                                  timeout=kafka.kafka_timeout_seconds)[1] for p in parts)
-    finally:
-        consumer.close()
+    return sum(high for _low, high in watermarks(kafka, kafka.events_topic).values())
 
 
 def close_run(kafka: KafkaSettings, load: LoadSettings, job: JobSettings, timeout: float) -> None:
