@@ -96,8 +96,16 @@ start_component() {
   mkdir -p "$CLUSTER_LOGS" "$CLUSTER_RUN"
   printf '\n=== %s start: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$CLUSTER_LOGS/$name.log"
   setsid "${DAEMON_ENV[@]}" "$@" >>"$CLUSTER_LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$(pidfile "$name")"
-  log "$name: started (pid $!, log $CLUSTER_LOGS/$name.log)"
+  pid=$!
+  echo "$pid" >"$(pidfile "$name")"
+  # Until the child has exec'd, its command line is still this shell's, and running_pid would call it
+  # gone: wait_component then failed at once with a misleading "timed out after 30s".
+  for _ in {1..50}; do
+    running_pid "$name" >/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$name: started (pid $pid, log $CLUSTER_LOGS/$name.log)"
 }
 
 # wait_component <seconds> <component> <description> <command...>: retry the command every second until it
@@ -110,7 +118,7 @@ wait_component() {
     if ! running_pid "$name" >/dev/null || (( SECONDS - start >= timeout )); then
       log "last lines of $logfile:"; tail -n 25 "$logfile" >&2
       running_pid "$name" >/dev/null || die "$name exited while waiting for $what (log: $logfile)"
-      die "timed out after ${timeout}s waiting for $what (log: $logfile)"
+      die "timed out after $(duration $((SECONDS - start))) waiting for $what (log: $logfile)"
     fi
     sleep 1
   done
