@@ -61,7 +61,9 @@ class EmbeddedKafka:
         self.port, controller_port = free_port(), free_port()
         props = self._dir / "server.properties"
         props.write_text(self._properties(controller_port))
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # kafka-storage would read an id starting with '-' as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         # -XX:-UsePerfData: no /tmp/hsperfdata_<user> left behind.
         base_cmd = [java, f"-Xmx{self.heap}", "-XX:-UsePerfData", f"-Dlog4j2.configurationFile={_LOG4J_CONF}",
                     f"-Dkafka.log.file={self.log_file}", "-cp", classpath]
