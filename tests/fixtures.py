@@ -88,7 +88,7 @@ def job_settings() -> JobSettings:
 
 @pytest.fixture
 def small_load() -> LoadSettings:
-    return load(LoadSettings, num_producers=2, events_per_producer=3000, duration_seconds=12.0,
+    return load(LoadSettings, num_producers=2, events_per_producer=3000, duration_seconds=20.0,
                 num_campaigns=4, ads_per_campaign=25, seed=7)
 
 

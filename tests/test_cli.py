@@ -21,19 +21,6 @@ def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["run", "--duration", "-1"], "DURATION_SECONDS=-1.0"),
-    (["run", "--distribution", "uniform"], "'--distribution'"),
-    (["run", "--num-producers", "many"], "'--num-producers'"),
-    (["run", "--impl", "spark"], "not yet available"),
-])
-def test_bad_options_give_one_line_and_exit_2(args, needle):
-    proc = _cli(*args)
-    assert proc.returncode == 2
-    line = _one_line_error(proc)
-    assert line.startswith("error: ") and needle in line
-
-
 def test_unreachable_broker_fails_fast_with_one_line():
     started = time.monotonic()
     proc = _cli("clear-topics", "--bootstrap-servers", "127.0.0.1:1",

@@ -26,7 +26,7 @@ def test_invalid_value_names_field_value_and_rule():
 
 def test_unknown_distribution_is_refused(monkeypatch):
     monkeypatch.setenv("DISTRIBUTION", "uniform")
-    with pytest.raises(ConfigError, match="DISTRIBUTION='uniform'"):
+    with pytest.raises(ConfigError, match="DISTRIBUTION=uniform: Input should be 'mmpp' or 'normal'"):
         load(LoadSettings)
 
 

@@ -108,3 +108,19 @@ app.kubernetes.io/component: {{ .component }}
 - name: tmp
   emptyDir: {}
 {{- end }}
+
+{{/*
+Rules across values, which values.schema.json cannot express; the same rules the services apply
+(ctrbench.settings and ctrbench.preflight), so a release that installs is a run that starts.
+*/}}
+{{- define "ctr.validate" -}}
+{{- $r := .Values.run }}
+{{- $w := $r.windowSeconds | int64 }}
+{{- $d := $r.durationSeconds | float64 }}
+{{- if ne (mod ($d | int64) $w) 0 | or (ne $d (($d | int64) | float64)) }}
+{{- fail (printf "run.durationSeconds=%v is not a whole number of windows (run.windowSeconds=%d): the last window would be cut short; use a multiple of %d" $r.durationSeconds $w $w) }}
+{{- end }}
+{{- if gt ($r.watermarkDelayMs | int64) (mul $w 1000) }}
+{{- fail (printf "run.watermarkDelayMs=%v is larger than the window (run.windowSeconds=%d): it must be at most %d" $r.watermarkDelayMs $w (mul $w 1000)) }}
+{{- end }}
+{{- end }}

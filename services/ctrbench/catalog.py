@@ -15,6 +15,7 @@ import psycopg2
 import psycopg2.extras
 
 from ctrbench.errors import ServiceUnavailable
+from ctrbench.preflight import check_password
 from ctrbench.schema import AD_TYPES
 from ctrbench.settings import PostgresSettings
 
@@ -54,6 +55,7 @@ def generate(seed: int, num_campaigns: int, ads_per_campaign: int) -> AdCatalog:
 
 
 def _connect(pg: PostgresSettings):  # type: ignore[no-untyped-def]
+    check_password(pg)
     try:
         return psycopg2.connect(**pg.dsn())
     except psycopg2.OperationalError as exc:

@@ -136,13 +136,14 @@ def run(
     the job's results differ from the truth recomputed from the events. While it runs, the live monitor
     follows the results (on /metrics with --monitor-port) and must agree with the report at the end.
     """
-    from ctrbench import pipeline
+    from ctrbench import pipeline, preflight
 
     _setup_logging(verbose)
     settings = _load_settings(num_producers, events_per_producer, duration, distribution, seed, None,
                               report_dir, parallelism, monitor_port=monitor_port)
     if impl is Impl.spark:
         raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
+    preflight.check_run(settings, impl.value, skip_consumers, embedded=embedded)
     with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
         result = pipeline.run(s, impl.value, skip_consumers)
     _print_run(result)
@@ -206,6 +207,7 @@ def produce(
 
     SIGTERM or Ctrl-C stops scheduling; every event already handed to Kafka is flushed and counted.
     """
+    from ctrbench.preflight import check_password, check_port_free
     from ctrbench.producer.runner import run_producer
     from ctrbench.schema import start_times
 
@@ -217,6 +219,8 @@ def produce(
     barrier = start_time_ns is None and s.load.start_barrier
     if barrier and not s.load.metrics_port:
         raise ConfigError("START_BARRIER needs METRICS_PORT: producer 0 announces the start on its /metrics")
+    check_port_free("METRICS_PORT", s.load.metrics_addr, s.load.metrics_port)
+    check_password(s.postgres)
     cat = _wait_for_catalog(s.postgres, wait_seconds)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -277,6 +281,10 @@ def process(
 
     _setup_logging(verbose)
     s = _load_settings(bootstrap=bootstrap, parallelism=parallelism)
+    if s.job.campaign_source == "postgres":
+        from ctrbench.preflight import check_password
+
+        check_password(s.postgres)
     ensure_topics(s.kafka)
     result = submit(s.kafka, s.job, connector_jars(s.job), s.postgres)
     wait_running(result)
@@ -307,11 +315,14 @@ def latency(
     --num-producers and --distribution also name the report file, as in the original project.
     """
     from ctrbench.latency.calculator import run_latency
+    from ctrbench.preflight import check_port_free, check_writable_dir
     from ctrbench.producer.end_of_run import close_run
 
     _setup_logging(verbose)
     s = _load_settings(num_producers=num_producers, distribution=distribution, bootstrap=bootstrap,
                        report_dir=report_dir, latency_timeout=timeout)
+    check_writable_dir("REPORT_DIR", s.latency.report_dir)
+    check_port_free("LATENCY_METRICS_PORT", s.latency.latency_metrics_addr, s.latency.latency_metrics_port)
     if end_of_run:
         close_run(s.kafka, s.load, s.job, s.latency.latency_timeout_seconds)
     if not s.job.base_time_ns:
@@ -342,6 +353,7 @@ def monitor(
     written minus the Kafka source's positions). Starts before the topic exists and follows new runs.
     """
     from ctrbench.monitor.live import LiveMonitor
+    from ctrbench.preflight import check_port_free
 
     _setup_logging(verbose)
     kafka = load(KafkaSettings, kafka_bootstrap_servers=bootstrap)
@@ -349,6 +361,7 @@ def monitor(
     if not settings.monitor_port:
         raise ConfigError("MONITOR_PORT=0: `ctrbench monitor` serves /metrics and needs a port; "
                           "pass --port 9250 or set MONITOR_PORT")
+    check_port_free("MONITOR_PORT", settings.monitor_addr, settings.monitor_port)
     with LiveMonitor(kafka, settings) as live:
         live.wait()
 
@@ -380,6 +393,10 @@ def setup(
 
     _setup_logging(verbose)
     s = _load_settings(seed=seed, bootstrap=bootstrap)
+    if db:
+        from ctrbench.preflight import check_password
+
+        check_password(s.postgres)  # before the topics: a refused setup changes nothing
     if recreate_topics:
         clear_topics(s.kafka)
         typer.echo(f"topics {s.kafka.events_topic}, {s.kafka.results_topic} and {s.kafka.rejected_topic} recreated")
@@ -429,7 +446,7 @@ def search(
     per-window latency does not grow and its p99 stays under the SLO, the producers kept to schedule, and every
     result verified. Writes search_<engine>_p<parallelism>.csv/.json/.png into --report-dir.
     """
-    from ctrbench import pipeline
+    from ctrbench import pipeline, preflight
     from ctrbench.search.criterion import Criterion
     from ctrbench.search.report import render_search, write_search
     from ctrbench.search.steps import PipelineStep
@@ -445,6 +462,14 @@ def search(
     job = load(JobSettings, parallelism=parallelism, window_seconds=window, watermark_delay_ms=watermark_ms)
     kafka = load(KafkaSettings, events_partitions=partitions)
     settings = pipeline.RunSettings(kafka, base.postgres, base.load, job, base.latency, base.monitor)
+    # Each step's load runs warm-up + measured period + one window (steps.py); it must end on a window boundary.
+    if (warmup + measure) % job.window_seconds:
+        raise ConfigError(f"--warmup {warmup:g} + --measure {measure:g} = {warmup + measure:g} s is not a whole "
+                          f"number of windows (WINDOW_SECONDS={job.window_seconds}): every step would end in a "
+                          "cut-short window; make the sum a multiple of the window")
+    step = base.load.model_copy(update={"duration_seconds": warmup + measure + job.window_seconds})
+    preflight.check_run(pipeline.RunSettings(kafka, base.postgres, step, job, base.latency, base.monitor),
+                        engine.value, False, embedded=embedded)
     criterion = Criterion(latency_slo_s=(slo_ms if slo_ms is not None else job.watermark_delay_ms + 1000) / 1000,
                           backlog_slope_max=backlog_slope_max, lag_p99_max_ms=lag_p99_max_ms)
     params = {"engine": engine.value, "parallelism": job.parallelism, "producers": producers,
@@ -466,6 +491,50 @@ def search(
     files = write_search(outcome, params, Path(settings.latency.report_dir),
                          f"search_{engine.value}_p{job.parallelism}")
     typer.echo("wrote " + ", ".join(str(f) for f in files))
+
+
+@app.command()
+def soak(
+    rate: Annotated[float, typer.Option("--rate", min=100, help="Events/s in total (constant-rate Poisson); "
+                                        "about half the sustainable rate `ctrbench search` found")] = 60_000,
+    duration: Annotated[float, typer.Option("--duration", min=60, help="Seconds of load")] = 600.0,
+    warmup: Annotated[float, typer.Option("--warmup", min=0, help="First seconds not judged (JVM heaps, caches "
+                                          "settle)")] = 60.0,
+    sample_interval: Annotated[float, typer.Option("--sample-interval", min=0.5, help="Seconds between memory "
+                                                   "samples")] = 10.0,
+    producers: Annotated[int, typer.Option("--producers", min=1, help="Producer processes")] = 2,
+    parallelism: Parallelism = None,
+    report_dir: ReportDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Soak: one steady load for a long time; every process's memory must stay flat, latency stable, results exact.
+
+    Runs the whole pipeline once on the embedded stack, samples the resident memory of every process (producers,
+    broker, job, this process with the live monitor) every --sample-interval seconds, and judges after --warmup:
+    memory growth over the run under 10% of its mean for every process, the second half's per-window p99 latency
+    within 20% (+50 ms) of the first half's, every cell verified. Writes soak_<rate>.json, soak_<rate>_memory.csv
+    and soak_<rate>.png into --report-dir; exits 1 when the verdict is not ok.
+    """
+    from ctrbench import pipeline, preflight
+    from ctrbench.search.soak import render_soak, run_soak, write_soak
+
+    _setup_logging(verbose)
+    base = _load_settings(num_producers=producers, distribution=Dist.normal, report_dir=report_dir,
+                          parallelism=parallelism, duration=duration)
+    preflight.check_run(base, "flink", False, embedded=True)
+    if warmup >= duration / 2:
+        raise ConfigError(f"--warmup {warmup:g} is not below half of --duration {duration:g}: the second half must be "
+                          "compared with a judged first half; shorten the warm-up or run longer")
+    with pipeline.embedded_stack(base) as s:
+        result = run_soak(s, rate, duration, warmup, sample_interval)
+    typer.echo(render_soak(result))
+    params = {"rate": rate, "duration_seconds": duration, "warmup_seconds": warmup, "producers": producers,
+              "parallelism": base.job.parallelism, "sample_interval_seconds": sample_interval,
+              "cpus": len(os.sched_getaffinity(0))}
+    files = write_soak(result, params, Path(base.latency.report_dir), f"soak_{rate:.0f}")
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
+    if not result.ok:
+        raise CtrError("soak verdict: not ok (see above)")
 
 
 @app.command("bench-producer")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from ctrbench import catalog
+from ctrbench import catalog, preflight
 from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
@@ -147,6 +147,7 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
     if impl == "spark":
         raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
     s = settings
+    preflight.check_run(s, impl, skip_consumers, embedded=False)
     clear_topics(s.kafka)
     catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
     result = RunResult()

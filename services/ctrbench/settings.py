@@ -9,10 +9,13 @@ Nothing else in the package reads ``os.environ``.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,10 +60,64 @@ class _Settings(BaseSettings):
         yaml_file = os.environ.get(CONFIG_FILE_ENV)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if yaml_file:
-            if not os.path.isfile(yaml_file):
-                raise ConfigError(f"{CONFIG_FILE_ENV}={yaml_file}: no such file; unset it or mount the ConfigMap")
+            _check_config_file(yaml_file)
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
+
+
+def _known_settings() -> set[str]:
+    """Every setting of every service: one mounted file serves them all."""
+    return {name for cls in _Settings.__subclasses__() for name in cls.model_fields}
+
+
+def _check_config_file(path: str) -> None:
+    """The mounted file must be a YAML mapping of known settings: a typo must not be silently ignored."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{CONFIG_FILE_ENV}={path}: no such file; unset it or mount the ConfigMap")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{CONFIG_FILE_ENV}={path}: cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{CONFIG_FILE_ENV}={path}: not valid YAML{line}: "
+                          f"{getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE_ENV}={path}: must be a mapping of setting: value, "
+                          f"not a {type(data).__name__}")
+    known = _known_settings()
+    for key in data:
+        if str(key).lower() not in known:
+            close = difflib.get_close_matches(str(key).lower(), sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; see the settings table in the README"
+            raise ConfigError(f"{CONFIG_FILE_ENV}={path}: unknown setting {key!r}{hint}")
+
+
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
+# Kafka's own rule for topic names (kafka.common.internals.Topic).
+_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+def _check_host_ports(value: str) -> str:
+    """``host:port[,host:port...]``, each port 1-65535, as Kafka clients expect."""
+    parts = value.split(",")
+    for part in parts:
+        m = _HOST_PORT.match(part.strip())
+        if m is None or not 1 <= int(m["port"]) <= 65535:
+            which = f"{part.strip()!r} is " if len(parts) > 1 else ""
+            raise ValueError(f"{which}not host:port (port 1-65535); "
+                             "write e.g. 127.0.0.1:9092 or broker-0:9092,broker-1:9092")
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    if value and not re.match(r"^https?://[^/\s:]+(:\d{1,5})?(/\S*)?$", value):
+        raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:8081, or empty")
+    return value
 
 
 _S = TypeVar("_S", bound=_Settings)
@@ -79,6 +136,18 @@ class KafkaSettings(_Settings):
     kafka_timeout_seconds: float = Field(
         15.0, gt=0, le=600, description="How long to wait for the broker before giving up"
     )
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_is_host_ports(cls, value: str) -> str:
+        return _check_host_ports(value)
+
+    @field_validator("events_topic", "results_topic", "rejected_topic")
+    @classmethod
+    def _legal_topic_name(cls, value: str) -> str:
+        if not _TOPIC.match(value) or value in (".", ".."):
+            raise ValueError("a Kafka topic name is 1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'")
+        return value
 
 
 class PostgresSettings(_Settings):
@@ -130,6 +199,18 @@ class LoadSettings(_Settings):
     flink_rest_url: str = Field(
         "", description="With START_BARRIER: Flink's REST address; the run starts only once a job is RUNNING there")
 
+    _flink_rest_is_url = field_validator("flink_rest_url")(_check_http_url)
+
+    @field_validator("producer_profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        from ctrbench.kafka.config import producer_profiles  # it imports these settings
+
+        names = sorted(producer_profiles())
+        if value not in names:
+            raise ValueError(f"unknown profile; choose one of {', '.join(names)} (kafka/profiles.yaml)")
+        return value
+
     @property
     def mean_rate(self) -> float:
         """Target mean events/s of one producer."""
@@ -147,9 +228,14 @@ class JobSettings(_Settings):
     watermark_delay_ms: int = Field(
         500, ge=0, le=600_000, description="Bounded out-of-orderness of event time, in ms"
     )
+    # Off by default. With it, a partition that was quiet for the timeout (every partition, during a broker
+    # outage) stops holding the watermark back, and the first one to come back moves it alone: the others'
+    # events can then be dropped although they were not late in their own partition, which the verifier
+    # cannot tell from a job error. Producers write to every partition and the end-of-run marker reaches each
+    # one, so no partition needs to be declared idle to close windows.
     source_idle_timeout_ms: int = Field(
-        5000, ge=0, description="table.exec.source.idle-timeout: idle partitions stop holding back windows"
-    )
+        0, ge=0, description="table.exec.source.idle-timeout; 0: off. An idle partition then holds windows back "
+        "instead of letting the others move the watermark past the events it still has to deliver")
     max_event_time_skew_ms: int = Field(
         3_600_000, gt=0, description="An event whose event time is further than this from its broker append time "
         "is rejected (absurd timestamps must not move the watermark)")
@@ -158,6 +244,12 @@ class JobSettings(_Settings):
     checkpoint_interval_ms: int = Field(
         0, ge=0, description="Checkpoint interval; 0: off (exactly-once needs it, and then defaults to 2000)")
     transactional_id_prefix: str = Field("ctr-results", description="Kafka sink transactional id prefix")
+    checkpoint_dir: str = Field(
+        "", description="Where checkpoints go (a directory or a URI such as s3://...); they are kept when the job "
+        "is cancelled or dies, so it can start again from them (RESTORE_FROM). Empty: Flink's default, not kept")
+    restore_from: str = Field(
+        "", description="Start from this checkpoint or savepoint directory, or 'latest': the newest completed "
+        "checkpoint under CHECKPOINT_DIR (a fresh start when there is none). Empty: a fresh start")
     flink_pushgateway: str = Field(
         "", description="host:port of a Pushgateway for Flink's metrics (local runs; pods are scraped instead)")
     campaign_source: Literal["event", "postgres"] = Field(
@@ -183,6 +275,23 @@ class JobSettings(_Settings):
             raise ValueError(f"BASE_TIME_NS={self.base_time_ns} is not a multiple of "
                              f"WINDOW_SECONDS={self.window_seconds} in ns: windows start on such multiples; "
                              f"use {aligned}")
+        return self
+
+    @model_validator(mode="after")
+    def _latest_needs_a_checkpoint_dir(self) -> JobSettings:
+        if self.restore_from == "latest" and not self.checkpoint_dir:
+            raise ValueError("RESTORE_FROM=latest needs CHECKPOINT_DIR: the newest checkpoint is looked for there; "
+                             "set CHECKPOINT_DIR or name a checkpoint directory")
+        return self
+
+    @model_validator(mode="after")
+    def _watermark_within_the_window(self) -> JobSettings:
+        # A delay longer than the window holds every window open for more than its own length: results
+        # pile up a window behind and the measured latency is the delay, not the job.
+        if self.watermark_delay_ms > self.window_seconds * 1000:
+            raise ValueError(f"WATERMARK_DELAY_MS={self.watermark_delay_ms} is larger than the window "
+                             f"(WINDOW_SECONDS={self.window_seconds}): the delay must be at most "
+                             f"{self.window_seconds * 1000} ms; lower it or widen the window")
         return self
 
     @property
@@ -225,6 +334,8 @@ class MonitorSettings(_Settings):
     backlog_interval_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the monitor measures the job's backlog")
 
+    _flink_rest_is_url = field_validator("flink_rest_url")(_check_http_url)
+
 
 class ClusterSettings(_Settings):
     """Where a release of the Helm chart runs, for the ``cluster`` commands (kubernetes client)."""
@@ -248,6 +359,13 @@ def load(cls: type[_S], **overrides: Any) -> _S:
         raise ConfigError(_describe(exc)) from None
 
 
+def _shown(value: Any) -> str:
+    """A value as the user typed it: quoted only when it would otherwise be invisible or ambiguous."""
+    if isinstance(value, str) and value and not any(c.isspace() or c in "'\"" for c in value):
+        return value
+    return repr(value)
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -255,5 +373,5 @@ def _describe(exc: ValidationError) -> str:
             parts.append(err["msg"].removeprefix("Value error, "))
             continue
         name = ".".join(str(p) for p in err["loc"]).upper()
-        parts.append(f"{name}={err.get('input')!r}: {err['msg']}")
+        parts.append(f"{name}={_shown(err.get('input'))}: {err['msg'].removeprefix('Value error, ')}")
     return "invalid configuration: " + "; ".join(parts)

@@ -193,18 +193,40 @@ def test_latency_role_allows_only_its_report_configmap(render):
     ]
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("run.distribution", "uniform", "/run/distribution"),
-    ("run.numProducers", "0", "/run/numProducers"),
-    ("flink.deliveryGuarantee", "exactly-twice", "/flink/deliveryGuarantee"),
-    ("kafka.deploy", "false", "kafka.bootstrapServers is required"),
-    ("flink.mode", "native", "/flink/mode"),
-    ("flink.jobManager.resource.memory", "1g", "/flink/jobManager/resource/memory"),
-])
-def test_bad_values_are_refused_with_the_key(helm, key, value, message):
-    proc = helm("template", "ctr", str(CHART), "--set", f"{key}={value}", "--kube-version", KUBE_VERSION)
+# Bad values and the message `helm install` stops with (the README's table lists the same cases).
+BAD_VALUES = [
+    (["run.distribution=uniform"], "at '/run/distribution'"),
+    (["run.numProducers=0"], "at '/run/numProducers'"),
+    (["run.eventsPerProducer=0"], "at '/run/eventsPerProducer'"),
+    (["run.durationSeconds=-5"], "at '/run/durationSeconds'"),
+    (["run.mmpp.rateRatio=0"], "at '/run/mmpp/rateRatio'"),
+    (["run.producerProfile=fastest"], "at '/run/producerProfile'"),
+    (["run.windowSeconds=0"], "at '/run/windowSeconds'"),
+    (["run.durationSeconds=45"], "run.durationSeconds=45 is not a whole number of windows (run.windowSeconds=10)"),
+    (["run.windowSeconds=7"], "run.durationSeconds=60 is not a whole number of windows (run.windowSeconds=7)"),
+    (["run.watermarkDelayMs=20000"], "run.watermarkDelayMs=20000 is larger than the window (run.windowSeconds=10)"),
+    (["flink.deliveryGuarantee=exactly-twice"], "at '/flink/deliveryGuarantee'"),
+    (["flink.mode=native"], "at '/flink/mode'"),
+    (["flink.parallelism=0"], "at '/flink/parallelism'"),
+    (["flink.jobManager.resource.memory=1g"], "at '/flink/jobManager/resource/memory'"),
+    (["kafka.deploy=false"], "kafka.bootstrapServers is required when kafka.deploy is false"),
+    (["kafka.deploy=false", "kafka.bootstrapServers=localhost"], "at '/kafka/bootstrapServers'"),
+    (["kafka.eventsPartitions=0"], "at '/kafka/eventsPartitions'"),
+    (["postgresql.deploy=false"], "postgresql.host is required when postgresql.deploy is false"),
+    (["postgresql.port=70000"], "at '/postgresql/port'"),
+    (["producer.metricsPort=0"], "at '/producer/metricsPort'"),
+    (["monitor.metricsPort=70000"], "at '/monitor/metricsPort'"),
+    (["image.producer.digest=latest"], "at '/image/producer/digest'"),
+    (["run.numProducer=3"], "additional properties 'numProducer' not allowed"),
+]
+
+
+@pytest.mark.parametrize(("sets", "message"), BAD_VALUES, ids=[",".join(s) for s, _m in BAD_VALUES])
+def test_bad_values_are_refused_with_the_key(helm, sets, message):
+    args = [a for kv in sets for a in ("--set", kv)]
+    proc = helm("template", "ctr", str(CHART), *args, "--kube-version", KUBE_VERSION)
     assert proc.returncode != 0
-    assert message in proc.stderr
+    assert message in proc.stderr, proc.stderr
 
 
 def test_standalone_mode_runs_the_job_without_an_operator(render):

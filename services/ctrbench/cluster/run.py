@@ -18,6 +18,7 @@ import yaml
 
 from ctrbench.cluster.release import RUN_FILE, Release
 from ctrbench.errors import ServiceUnavailable
+from ctrbench.preflight import check_whole_windows
 from ctrbench.schema import start_times
 from ctrbench.settings import JobSettings, LoadSettings, load
 
@@ -64,9 +65,10 @@ def _jobs(release: Release, component: str) -> list[Any]:
 def _validated(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """The new run configuration; each override checked by the services' own settings classes."""
     changed = {k: v for k, v in overrides.items() if v is not None}
-    load(LoadSettings, **{k: v for k, v in (config | changed).items() if k in LoadSettings.model_fields})
+    run = load(LoadSettings, **{k: v for k, v in (config | changed).items() if k in LoadSettings.model_fields})
     job = load(JobSettings, **{k: v for k, v in (config | changed).items()
                                if k in JobSettings.model_fields and k != "base_time_ns"})
+    check_whole_windows(run, job)
     base = start_times(job.window_seconds, delay_s=0)[1]
     return config | changed | {"base_time_ns": base}
 
