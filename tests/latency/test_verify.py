@@ -69,6 +69,43 @@ def test_wrong_ctr_missing_unexpected_and_duplicates_are_reported(job):
     assert outcome.summary() == "0 matched, 1 wrong, 1 missing, 1 unexpected, 1 duplicates"
 
 
+def test_a_reemitted_result_must_repeat_the_first_never_double_count(job):
+    collected = Collected()
+    collected.add((0, 1), _res(0, 1, 4, 1, 0, 0.25))
+    collected.add((0, 1), _res(0, 1, 4, 1, 0, 0.25))  # re-emitted after a restart: the same counts
+    collected.add((0, 2), _res(0, 2, 0, 1, 0, None))
+    assert verify(_expected(job), collected).ok
+    collected.add((0, 2), _res(0, 2, 0, 2, 0, None))  # re-emitted with a click counted twice
+    outcome = verify(_expected(job), collected)
+    assert not outcome.ok and outcome.duplicates == 2 and outcome.matched == 2
+    assert [str(m) for m in outcome.mismatches] == [
+        "window 0 campaign 2: re-emitted (views, clicks, purchases) expected (0, 1, 0), got (0, 2, 0)"]
+
+
+def test_a_cell_may_be_short_only_by_events_that_came_later_than_the_watermark_allows(job):
+    t = BASE + 2 * NS_PER_S
+    late_view = json.dumps({"campaign_id": 1, "event_type": "view", "event_time_ns": t}).encode()
+    # Partition 0 in offset order: window 0's events, then window 1's (13 s newer), then one view of
+    # window 0 that was held up: 13 s behind its partition's newest event, far beyond the 500 ms delay.
+    records = [_ev(0, 1, "view")] * 3 + [_ev(1, 1, "view")] + [late_view]
+    expected = expected_from_records(records, [NOW // NS_PER_MS] * len(records), job)
+    assert expected.late_counts == {(0, 1): 1} and expected.counts[(0, 1)]["view"] == 4
+
+    def outcome(views_in_window_0: int):  # type: ignore[no-untyped-def]
+        collected = Collected()
+        collected.add((0, 1), _res(0, 1, views_in_window_0, 0, 0, 0.0))
+        collected.add((1, 1), _res(1, 1, 1, 0, 0, 0.0))
+        return verify(expected, collected)
+
+    assert outcome(4).ok and outcome(4).short_by_late == []
+    dropped = outcome(3)  # the late view dropped by the window: by design, and reported
+    assert dropped.ok and dropped.short_by_late == [(0, 1)] and dropped.late_dropped == 1
+    assert dropped.summary() == "1 matched, 0 wrong, 0 missing, 0 unexpected, 0 duplicates, 1 short by 1 late events"
+    assert [str(m) for m in outcome(2).mismatches] == [  # short by more than came late: wrong
+        "window 0 campaign 1: views expected 4, got 2"]
+    assert not outcome(5).ok  # an excess is never explained
+
+
 def test_a_result_whose_window_id_disagrees_with_its_window_is_wrong(job):
     collected = Collected()
     collected.add((0, 1), _res(5, 1, 4, 1, 0, 0.25))  # right counts, window_id counted from another base

@@ -42,6 +42,7 @@ class EmbeddedKafka:
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
+        self._cmd: list[str] = []
 
     @property
     def bootstrap_servers(self) -> str:
@@ -73,10 +74,15 @@ class EmbeddedKafka:
         )
         if fmt.returncode != 0:
             raise ServiceUnavailable(f"kafka storage format failed: {fmt.stderr.strip()[-300:]}")
+        self._cmd = [*base_cmd, "kafka.Kafka", str(props)]
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        assert self._dir is not None
         logger.info("starting Kafka broker on %s (logs: %s)", self.bootstrap_servers, self.log_file)
         self._proc = subprocess.Popen(
-            [*base_cmd, "kafka.Kafka", str(props)],
-            stdout=subprocess.DEVNULL, stderr=(self._dir / "broker.stderr").open("wb"),
+            self._cmd, stdout=subprocess.DEVNULL, stderr=(self._dir / "broker.stderr").open("ab"),
         )
         alive = lambda: self._proc is not None and self._proc.poll() is None  # noqa: E731
         try:
@@ -87,13 +93,24 @@ class EmbeddedKafka:
         except (TimeoutError, RuntimeError) as exc:
             self.stop()
             raise ServiceUnavailable(f"{exc}; see the broker log") from None
-        return self
 
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM, clean shutdown) and delete its data."""
+    def halt(self) -> None:
+        """Stop the broker process (clean shutdown) and keep its data and ports: an outage, ended by
+        :meth:`resume`. Clients see the broker go away and come back at the same address."""
         if self._proc is not None:
             stop_process(self._proc, "kafka broker")
             self._proc = None
+
+    def resume(self) -> None:
+        """Start the halted broker again on the same data directory and ports."""
+        if self._dir is None:
+            raise RuntimeError("the broker was never started")
+        if self._proc is None:
+            self._launch()
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, clean shutdown) and delete its data."""
+        self.halt()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

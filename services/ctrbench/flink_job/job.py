@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctrbench.errors import ConfigError, ServiceUnavailable
+from ctrbench.flink_job.checkpoints import checkpoint_uri, restore_path
 from ctrbench.flink_job.sql import (
     campaign_lookup_ddl,
     counted_view_ddl,
@@ -108,6 +109,13 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
         conf.set("table.exec.source.idle-timeout", f"{job.source_idle_timeout_ms} ms")
     if job.effective_checkpoint_interval_ms:
         conf.set("execution.checkpointing.interval", f"{job.effective_checkpoint_interval_ms} ms")
+    if job.checkpoint_dir:
+        conf.set("execution.checkpointing.dir", checkpoint_uri(job.checkpoint_dir))
+        # Kept when the job is cancelled; a job whose process dies never deletes them anyway.
+        conf.set("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    restore = restore_path(job)
+    if restore:
+        conf.set("execution.state-recovery.path", restore)
     if job.flink_pushgateway:
         # Locally Flink's metrics are pushed: the pull reporter cannot be bound to loopback only.
         host, _, port = job.flink_pushgateway.rpartition(":")

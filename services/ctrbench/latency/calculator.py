@@ -17,7 +17,7 @@ from ctrbench.latency.report import (
     write_summary,
 )
 from ctrbench.latency.results import Collected, collect_results
-from ctrbench.latency.truth import Expected, expected_results
+from ctrbench.latency.truth import DISTURBED_INGEST_DELAY_MS, Expected, expected_results
 from ctrbench.latency.verify import Verification, verify
 from ctrbench.settings import JobSettings, KafkaSettings, LatencySettings
 
@@ -38,6 +38,23 @@ class LatencyReport:
     plot_path: Path
     summary: dict[str, Any]
     table: str
+
+
+def disturbance(expected: Expected, watermark_delay_ms: int) -> str:
+    """Why the run is not a clean measurement of the job, or "" when it is."""
+    reasons = []
+    if expected.late_ingest:
+        share = expected.late_ingest / max(expected.events, 1)
+        reasons.append(
+            f"{expected.late_ingest:,} events ({share:.1%}) reached the broker more than "
+            f"{DISTURBED_INGEST_DELAY_MS} ms after their event time (max {expected.ingest_delay_ms['max']:,.0f} ms: "
+            "a broker outage or producers behind schedule); the latency of their windows includes that delay")
+    if expected.late_events:
+        reasons.append(
+            f"{expected.late_events:,} events arrived more than the watermark delay ({watermark_delay_ms} ms) behind "
+            f"their partition's newest event time (max {expected.disorder_ms.get('max', 0):,.0f} ms), so the job may "
+            "drop them as late, by design of event-time windows")
+    return "; ".join(reasons)
 
 
 def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSettings, producers: int,
@@ -74,6 +91,8 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
         "end_of_run_markers": expected.markers,
         "not_json_objects": expected.not_objects,
         "event_time_disorder_ms": expected.disorder_ms,
+        "ingest_delay_ms": expected.ingest_delay_ms,
+        "disturbed": disturbance(expected, job.watermark_delay_ms),
         "windows": len(rows),
         "cells_expected": len(expected.counts),
         "cells_received": len(collected.results),
@@ -86,7 +105,10 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
             "missing": [list(k) for k in verification.missing],
             "unexpected": [list(k) for k in verification.unexpected],
             "duplicates": verification.duplicates,
+            "short_by_late_events": [list(k) for k in verification.short_by_late],
+            "late_events_dropped": verification.late_dropped,
         },
+        "late_events": expected.late_events,
         "csv": csv_path.name,
     }
     summary_path = write_summary(csv_path.with_suffix(".json"), summary)
@@ -96,6 +118,9 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
                          f"{producers} producers, {expected.events:,} events, {distribution}",
                          csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
+    if summary["disturbed"]:
+        table += f"\nWARNING: the run was disturbed: {summary['disturbed']}"
+        logger.warning("the run was disturbed: %s", summary["disturbed"])
 
     metrics.observe_latencies((r.end_to_end_latency_ms for r in cells),
                               (c for c in (r.window_close_latency_ms for r in cells) if c >= 0))

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; no display on servers and in pods
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ctrbench.latency.report import WindowLatency  # noqa: E402
+from ctrbench.latency.report import WindowLatency, replacing  # noqa: E402
 from ctrbench.schema import NS_PER_S  # noqa: E402
 
 __all__ = ["covered_seconds", "plot_run"]
@@ -55,6 +55,7 @@ def plot_run(rows: list[WindowLatency], window_seconds: int, base_time_ns: int, 
     bottom.set_xlabel(f"window id ({window_seconds} s windows; rate over the part of the window the load covered)")
     bottom.grid(alpha=0.3, axis="y")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.savefig(path, dpi=110)
+    with replacing(path) as partial:
+        fig.savefig(partial, dpi=110, format="png")
     plt.close(fig)
     return path

@@ -10,9 +10,12 @@ Percentiles are exact (numpy over all values), never a mean of means.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ import numpy as np
 from ctrbench.latency.results import Collected
 from ctrbench.latency.verify import Verification
 
-__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "per_window", "percentiles", "render_table",
+__all__ = ["PERCENTILES", "WindowLatency", "csv_name", "per_window", "percentiles", "render_table", "replacing",
            "write_csv", "write_summary"]
 
 PERCENTILES = (50, 90, 95, 99)
@@ -79,10 +82,22 @@ def percentiles(values: list[int] | np.ndarray) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Write ``path`` whole or not at all: the caller writes the yielded file, which then replaces ``path``.
+
+    A report killed mid-write leaves at most ``.<name>.partial``, which its next run overwrites, never a
+    truncated report under the real name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    yield partial
+    os.replace(partial, path)
+
+
 def write_csv(path: Path, rows: list[WindowLatency]) -> Path:
     """``window_id,max_latency_ms`` first, as the original project wrote them, then the further columns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
+    with replacing(path) as partial, partial.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["window_id", "max_latency_ms", "max_window_close_latency_ms", "campaigns", "events"])
         for r in rows:
@@ -93,7 +108,8 @@ def write_csv(path: Path, rows: list[WindowLatency]) -> Path:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> Path:
     """The JSON summary next to the CSV."""
-    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    with replacing(path) as partial:
+        partial.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return path
 
 

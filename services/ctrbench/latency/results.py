@@ -29,14 +29,24 @@ class Collected:
 
     results: dict[WindowKey, WindowResult] = field(default_factory=dict)
     duplicates: list[WindowResult] = field(default_factory=list)
+    # Re-emitted results whose counts differ from the first: a re-emission after a restart must repeat
+    # the same counts, else the job counted some events twice (or lost some) across the restart.
+    conflicts: list[tuple[WindowKey, WindowResult]] = field(default_factory=list)
     malformed: int = 0
     not_log_append_time: int = 0
 
     def add(self, key: WindowKey, result: WindowResult) -> None:
-        if key in self.results:
-            self.duplicates.append(result)
-        else:
+        first = self.results.get(key)
+        if first is None:
             self.results[key] = result
+            return
+        self.duplicates.append(result)
+        if _counts(first) != _counts(result):
+            self.conflicts.append((key, result))
+
+
+def _counts(r: WindowResult) -> tuple[int, int, int]:
+    return r.views, r.clicks, r.purchases
 
 
 def window_key(result: WindowResult, base_time_ns: int, window_seconds: int) -> WindowKey:

@@ -27,16 +27,24 @@ import numpy as np
 
 from ctrbench import validity
 from ctrbench.kafka.reading import OffsetRange, offset_ranges, read_range
-from ctrbench.schema import EVENT_TYPES, NS_PER_S
+from ctrbench.schema import EVENT_TYPES, NS_PER_MS, NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings
 
-__all__ = ["Expected", "WindowKey", "disorder", "expected_from_records", "expected_results", "usable_cpus"]
+__all__ = ["DISTURBED_INGEST_DELAY_MS", "Expected", "WindowKey", "disorder", "expected_from_records",
+           "expected_results", "usable_cpus"]
 
 logger = logging.getLogger(__name__)
 
 WindowKey = tuple[int, int]  # (window_id, campaign_id); window_id counted from the run's base time
 _CELL = tuple[int, int, int]  # (window_id, campaign_id, index into EVENT_TYPES)
 _RANGES_PER_WORKER = 2  # enough for the pool to even out ranges of unequal speed
+# Ingest delay (broker append time minus event time) is counted in 1 ms bins up to a minute; the last
+# bin holds everything later.
+_DELAY_BINS = 60_001
+# An event that reached the broker more than this after its event time was held up on the way (a broker
+# outage, a producer that fell behind): its window's latency no longer measures the job alone.
+DISTURBED_INGEST_DELAY_MS = 1000
+
 # Below this many records one process reads everything: starting workers (about a second each
 # here) would cost more than it saves.
 _IN_PROCESS_BELOW = 200_000
@@ -61,6 +69,19 @@ class Expected:
     # Earliest and latest event time (ns): the span the load covered (0, 0 without events).
     first_event_ns: int = 0
     last_event_ns: int = 0
+    # Broker append time minus event time of the events (ms; p50, p99, max, capped at 60 s), and how
+    # many took longer than DISTURBED_INGEST_DELAY_MS: a run with such events was disturbed.
+    ingest_delay_ms: dict[str, float] = field(default_factory=dict)
+    late_ingest: int = 0
+    # Events per cell that arrived more than the watermark delay behind the newest event time already in
+    # their partition. Only these can the job drop as late: the watermark is the minimum over partitions
+    # of (newest event time - delay), so it passes an event only if its own partition's does.
+    late_counts: dict[WindowKey, int] = field(default_factory=dict)
+
+    @property
+    def late_events(self) -> int:
+        """Events that arrived more than the watermark delay behind their partition's newest event time."""
+        return sum(self.late_counts.values())
 
     @property
     def skipped(self) -> int:
@@ -83,6 +104,8 @@ class _Part:
     markers: int
     not_objects: int
     event_time_ns: np.ndarray  # of the events, in offset order
+    campaign: np.ndarray  # of the events, in offset order
+    ingest_delay: np.ndarray  # events per ms of broker append time minus event time (_DELAY_BINS bins)
 
     @property
     def records(self) -> int:
@@ -117,19 +140,24 @@ def _part(partition: int, start: int, batches: Iterable[tuple[Sequence[bytes | N
     cells: Counter[_CELL] = Counter()
     rejected = np.zeros(len(validity.REASONS), dtype=np.int64)
     markers = not_objects = 0
-    times = []
+    times, campaigns = [], []
+    ingest_delay = np.zeros(_DELAY_BINS, dtype=np.int64)
     for values, append_ms in batches:
         found = validity.classify(values, append_ms, job.max_event_time_skew_ms)
         events = found.events
         t = found.event_time_ns[events]
+        delay_ms = np.asarray(append_ms, dtype=np.int64)[events] - t // 1_000_000
+        ingest_delay += np.bincount(np.clip(delay_ms, 0, _DELAY_BINS - 1), minlength=_DELAY_BINS)
         window = (t - job.base_time_ns) // window_ns  # the window the event time falls in
         cells.update(_cell_counts(window, found.campaign_id[events], found.kind[events].astype(np.int64)))
         rejected += np.bincount(found.reason[found.reason >= 0], minlength=len(validity.REASONS))
         markers += int(np.count_nonzero(found.kind == validity.MARKER))
         not_objects += int(np.count_nonzero(found.kind == validity.NOT_AN_OBJECT))
         times.append(t)
+        campaigns.append(found.campaign_id[events].astype(np.int32))
     return _Part(partition, start, cells, rejected, markers, not_objects,
-                 np.concatenate(times) if times else np.zeros(0, dtype=np.int64))
+                 np.concatenate(times) if times else np.zeros(0, dtype=np.int64),
+                 np.concatenate(campaigns) if campaigns else np.zeros(0, dtype=np.int32), ingest_delay)
 
 
 def _range_part(kafka: KafkaSettings, job: JobSettings, span: OffsetRange) -> _Part:
@@ -138,7 +166,7 @@ def _range_part(kafka: KafkaSettings, job: JobSettings, span: OffsetRange) -> _P
     return _part(span.partition, span.start, batches, job)
 
 
-def _expected(parts: Sequence[_Part]) -> Expected:
+def _expected(parts: Sequence[_Part], job: JobSettings) -> Expected:
     cells: Counter[_CELL] = Counter()
     for part in parts:
         cells.update(part.cells)
@@ -147,16 +175,38 @@ def _expected(parts: Sequence[_Part]) -> Expected:
     for (window, campaign, kind), n in cells.items():
         counts.setdefault((window, campaign), dict.fromkeys(EVENT_TYPES, 0))[EVENT_TYPES[kind]] = n
     lateness = []
+    late_cells: Counter[WindowKey] = Counter()
     ordered = sorted(parts, key=lambda p: (p.partition, p.start))
-    for _partition, group in itertools.groupby(ordered, key=lambda p: p.partition):
-        lateness.append(_lateness_ns(np.concatenate([p.event_time_ns for p in group])))
+    for _partition, group_iter in itertools.groupby(ordered, key=lambda p: p.partition):
+        group = list(group_iter)
+        times = np.concatenate([p.event_time_ns for p in group])
+        behind = _lateness_ns(times)
+        lateness.append(behind)
+        late = behind > job.watermark_delay_ms * NS_PER_MS
+        if late.any():
+            window = (times[late] - job.base_time_ns) // (job.window_seconds * NS_PER_S)
+            campaign = np.concatenate([p.campaign for p in group])[late]
+            late_cells.update(zip(window.tolist(), campaign.tolist(), strict=True))
     all_lateness = np.concatenate(lateness) if lateness else np.zeros(0, dtype=np.int64)
     spans = [(int(p.event_time_ns.min()), int(p.event_time_ns.max())) for p in parts if len(p.event_time_ns)]
     first, last = (min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0)
+    delays = sum((p.ingest_delay for p in parts), np.zeros(_DELAY_BINS, dtype=np.int64))
     return Expected(counts, sum(cells.values()),
                     rejected={reason: int(n) for reason, n in zip(validity.REASONS, rejected, strict=True) if n},
                     markers=sum(p.markers for p in parts), not_objects=sum(p.not_objects for p in parts),
-                    disorder_ms=_percentiles_ms(all_lateness), first_event_ns=first, last_event_ns=last)
+                    disorder_ms=_percentiles_ms(all_lateness), first_event_ns=first, last_event_ns=last,
+                    ingest_delay_ms=_histogram_percentiles(delays),
+                    late_ingest=int(delays[DISTURBED_INGEST_DELAY_MS + 1:].sum()), late_counts=dict(late_cells))
+
+
+def _histogram_percentiles(per_ms: np.ndarray) -> dict[str, float]:
+    """p50, p99 and max of values counted in 1 ms bins."""
+    total = int(per_ms.sum())
+    if not total:
+        return {}
+    cumulative = np.cumsum(per_ms)
+    p50, p99 = (int(np.searchsorted(cumulative, q * total)) for q in (0.5, 0.99))
+    return {"p50": float(p50), "p99": float(p99), "max": float(np.flatnonzero(per_ms)[-1])}
 
 
 def _lateness_ns(event_time_ns: np.ndarray) -> np.ndarray:
@@ -174,7 +224,7 @@ def _percentiles_ms(lateness_ns: np.ndarray) -> dict[str, float]:
 
 def expected_from_records(values: Sequence[bytes | None], append_time_ms: Sequence[int], job: JobSettings) -> Expected:
     """Aggregate raw event records (one partition's order, with their broker times) as the job must."""
-    return _expected([_part(0, 0, [(values, append_time_ms)], job)])
+    return _expected([_part(0, 0, [(values, append_time_ms)], job)], job)
 
 
 def disorder(partitions: Sequence[int], event_time_ns: Sequence[int]) -> dict[str, float]:
@@ -228,7 +278,7 @@ def expected_results(kafka: KafkaSettings, job: JobSettings, workers: int = 0, p
                 parts.append(done.result())
                 logger.info("truth: %d of %d offset ranges read, %d records", len(parts), len(ranges),
                             sum(p.records for p in parts))
-    expected = _expected(parts)
+    expected = _expected(parts, job)
     logger.info("truth: %d events in %d (window, campaign) cells; not counted: %d rejected %s, %d markers, "
                 "%d not JSON objects (%d workers, %d ranges); event-time disorder %s ms", expected.events,
                 len(expected.counts), sum(expected.rejected.values()), expected.rejected, expected.markers,
