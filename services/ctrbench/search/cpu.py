@@ -4,7 +4,8 @@ A thread samples, every half second, the cumulative CPU time (user + system) of 
 of each of its descendants, classified by command line: the producers, the Kafka broker's JVM, the
 Flink mini-cluster's JVM (the job), and this process itself (``report``: the live monitor and the
 run's orchestration while the load runs; the end-of-run report comes after the measured period).
-A process that exits keeps its last sample, so a role's total never goes back.
+A process that exits keeps its last sample, so a role's total never goes back. Each sample also
+records every live process's resident memory (for the soak run).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = ["ROLES", "CpuSampler", "role_of"]
 
 ROLES = ("producers", "broker", "job", "report")
 _TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _INTERVAL_S = 0.5
 
 
@@ -31,19 +33,23 @@ def role_of(cmdline: str) -> str | None:
     return None
 
 
-def _cpu_seconds(pid: int) -> tuple[int, float]:
-    """(parent pid, CPU seconds) of ``pid``."""
+def _stat(pid: int) -> tuple[int, float, int]:
+    """(parent pid, CPU seconds, resident bytes) of ``pid``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK  # ppid, utime + stime
+    # ppid, utime + stime, rss (fields 4, 14 + 15 and 24 of proc(5), counted from the state field)
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, int(fields[21]) * _PAGE
 
 
 class CpuSampler:
     """Samples per-role CPU time in a thread; :meth:`between` gives a period's CPU seconds per role."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval_s: float = _INTERVAL_S) -> None:
         self._root = os.getpid()
+        self._interval_s = interval_s
         self._last: dict[int, tuple[str, float]] = {}  # pid -> (role, last cumulative CPU seconds)
         self.samples: list[tuple[float, dict[str, float]]] = []
+        # Resident memory of each live process of a role at each sample: (time, {(role, pid): bytes}).
+        self.memory: list[tuple[float, dict[tuple[str, int], int]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
 
@@ -58,17 +64,18 @@ class CpuSampler:
         self.sample()
 
     def _run(self) -> None:
-        while not self._stop.wait(_INTERVAL_S):
+        while not self._stop.wait(self._interval_s):
             self.sample()
 
     def sample(self) -> None:
         """Read every descendant's CPU time now and append the per-role totals."""
         parents: dict[int, int] = {}
         cpu: dict[int, float] = {}
+        rss: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             pid = int(stat.parent.name)
             try:
-                parents[pid], cpu[pid] = _cpu_seconds(pid)
+                parents[pid], cpu[pid], rss[pid] = _stat(pid)
             except (OSError, IndexError, ValueError):
                 continue  # exited meanwhile
         for pid in self._descendants(parents):
@@ -86,7 +93,9 @@ class CpuSampler:
         totals = dict.fromkeys(ROLES, 0.0)
         for role, seconds in self._last.values():
             totals[role] += seconds
-        self.samples.append((time.time(), totals))
+        now = time.time()
+        self.samples.append((now, totals))
+        self.memory.append((now, {(role, pid): rss[pid] for pid, (role, _s) in self._last.items() if pid in rss}))
 
     def _descendants(self, parents: dict[int, int]) -> list[int]:
         children: dict[int, list[int]] = {}
