@@ -244,7 +244,8 @@ def produce(
         base = start - start % (s.job.window_seconds * 1_000_000_000)
     if base > start:
         raise ConfigError(f"BASE_TIME_NS={base} is after the producer's start {start}: it must be earlier")
-    report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop, metrics)
+    report = run_producer(s.kafka, s.load, pid, cat, start, base, s.job.window_seconds, stop, metrics,
+                          resume=s.load.producer_resume)
     text = json.dumps(report.to_dict(), indent=2)
     if report_file:
         report_file.write_text(text + "\n")

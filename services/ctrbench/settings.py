@@ -198,6 +198,9 @@ class LoadSettings(_Settings):
         "the Flink job runs, see FLINK_REST_URL), then announces the start on its /metrics")
     flink_rest_url: str = Field(
         "", description="With START_BARRIER: Flink's REST address; the run starts only once a job is RUNNING there")
+    producer_resume: bool = Field(
+        True, description="A producer first reads the events topic and skips the events of its schedule already "
+        "there, so a restarted producer (process killed, pod recreated) resends nothing; false: send everything")
 
     _flink_rest_is_url = field_validator("flink_rest_url")(_check_http_url)
 

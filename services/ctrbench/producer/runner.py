@@ -59,6 +59,9 @@ class ProducerReport:
     saturated: bool
     interrupted: bool
     first_error: str | None = field(default=None)
+    # Events of the schedule found in the topic at start (a restarted producer): counted as acknowledged,
+    # not sent again.
+    already_in_topic: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,15 +164,28 @@ def _new_producer(kafka: KafkaSettings, profile: str, producer_id: int,
 
 def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, catalog: AdCatalog,
                  start_time_ns: int, base_time_ns: int, window_seconds: int,
-                 stop: threading.Event | None = None, metrics: ProducerMetrics | None = None) -> ProducerReport:
+                 stop: threading.Event | None = None, metrics: ProducerMetrics | None = None,
+                 resume: bool = False) -> ProducerReport:
     """Send this producer's events paced in real time; on ``stop`` finish early but lose nothing.
 
     Every event handed to the client is flushed (and, with the exactly-once profile, committed)
-    before returning; ``acknowledged`` counts only events the broker confirmed.
+    before returning; ``acknowledged`` counts only events the broker confirmed. With ``resume``,
+    events of the schedule already in the topic are not sent again (:mod:`ctrbench.producer.resume`);
+    those that are overdue go out at once, with their schedule lag measured.
     """
     stop = stop or threading.Event()
     schedule = build_schedule(load, producer_id, catalog, start_time_ns, base_time_ns, window_seconds)
     events = schedule.events
+    already = 0
+    if resume:
+        from ctrbench.producer.resume import already_in_topic, remaining_events
+
+        found = already_in_topic(kafka, events)
+        already = int(found.sum())
+        if already:
+            logger.info("producer %d: %d of its %d events are already in %s (a restart): sending the other %d",
+                        producer_id, already, len(events), kafka.events_topic, len(events) - already)
+            events = remaining_events(events, found)
     deliveries = _Deliveries(metrics)
     producer, transactional = _new_producer(kafka, load.producer_profile, producer_id, deliveries)
     due, type_idx = events.event_time_ns, events.event_type_idx
@@ -206,22 +222,22 @@ def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, cat
         producer.commit_transaction()
     remaining = producer.flush(60)
     elapsed = time.monotonic() - t0
-    report = _report(producer_id, events, sent, deliveries, remaining, start_time_ns, elapsed, lag_ns)
+    report = _report(producer_id, events, sent, deliveries, remaining, start_time_ns, elapsed, lag_ns, already)
     logger.info("producer %d: sent %d, acknowledged %d, p99 schedule lag %.1f ms%s", producer_id, report.sent,
                 report.acknowledged, report.lag_ms_p99, " (stopped early)" if report.interrupted else "")
     return report
 
 
 def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Deliveries, remaining: int,
-            start_time_ns: int, elapsed: float, lag_ns: np.ndarray) -> ProducerReport:
+            start_time_ns: int, elapsed: float, lag_ns: np.ndarray, already: int = 0) -> ProducerReport:
     lag_ms = lag_ns[:sent] / 1e6 if sent else np.zeros(1)
     counts = np.bincount(events.event_type_idx[:sent], minlength=len(EVENT_TYPES))
     p99 = float(np.percentile(lag_ms, 99))
     return ProducerReport(
         producer_id=producer_id,
-        scheduled=len(events),
+        scheduled=len(events) + already,
         sent=sent,
-        acknowledged=sent - deliveries.errors - remaining,
+        acknowledged=already + sent - deliveries.errors - remaining,
         delivery_errors=deliveries.errors + remaining,
         by_event_type={name: int(c) for name, c in zip(EVENT_TYPES, counts, strict=True)},
         start_time_ns=start_time_ns,
@@ -232,6 +248,7 @@ def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Delive
         saturated=p99 > SATURATION_LAG_MS,
         interrupted=sent < len(events),
         first_error=deliveries.first_error,
+        already_in_topic=already,
     )
 
 
