@@ -1,11 +1,11 @@
-"""A whole run through a fault: the Kafka broker stopped for 10 s mid-run and started again.
+"""A whole run through a fault: the Kafka broker stopped mid-run and started again.
 
-Real components: a Kafka broker of this test's own (so the session's broker is never stopped), the
-session's PostgreSQL, two producer processes, the Flink job in exactly-once mode and the report. The
-broker is stopped cleanly and started on the same data directory and ports once a third of the
-events are in; nothing else is touched. The producers' idempotent clients keep what they could not
-send and retry; the job's source and sink reconnect (and Flink restarts the job from its checkpoint
-if a sink write times out).
+Real components: a broker of the test's own (so the session's broker is never touched), two producer
+processes, the Flink job in exactly-once mode and the report. The broker is stopped cleanly once a
+third of the events are in, kept down, and started again on the same data directory and port; nothing
+else is touched. Producers' idempotent clients keep what they could not
+send and retry; the job's clients reconnect, and Flink restarts the job from its checkpoint if an
+operation fails meanwhile.
 """
 
 from __future__ import annotations
@@ -36,14 +36,15 @@ def _events_in(kafka: KafkaSettings) -> int:
         consumer.close()
 
 
-def _outage(broker: EmbeddedKafka, kafka: KafkaSettings, after_events: int, done: dict[str, float]) -> None:
-    """Once ``after_events`` are in the topic: stop the broker for OUTAGE_S seconds, then start it again."""
+def _outage(server: EmbeddedKafka, kafka: KafkaSettings, after_events: int, done: dict[str, float],
+            seconds: float = OUTAGE_S) -> None:
+    """Once ``after_events`` are in the topic: stop ``server`` for ``seconds``, then start it again."""
     while _events_in(kafka) < after_events:
         time.sleep(0.2)
     done["stopped"] = time.time()
-    broker.halt()
-    time.sleep(OUTAGE_S)
-    broker.resume()
+    server.halt()
+    time.sleep(seconds)
+    server.resume()
     done["started"] = time.time()
 
 
@@ -88,3 +89,4 @@ def test_broker_outage_loses_nothing_duplicates_nothing_and_marks_the_run_distur
     print(f"outage {outage['started'] - outage['stopped']:.1f} s: {v.summary()}; {report.summary['disturbed']}; "
           f"disorder {report.summary['event_time_disorder_ms']}; "
           f"per-window latency {report.summary['latency_ms']['end_to_end_per_window_max']}")
+

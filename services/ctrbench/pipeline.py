@@ -48,6 +48,34 @@ Impl = Literal["flink", "spark", "none"]
 _PRODUCER_START_DELAY_S = 5.0
 
 
+def schedule_build_seconds(load: LoadSettings, cat: catalog.AdCatalog, cpus: int | None = None) -> float:
+    """How long the producers will take to build their schedules before the first event, measured here.
+
+    A producer encodes its whole schedule before it starts (about 2 µs per event on this project's 2-core
+    machine, and producers share the cores): 18 million events took 38 s. Started on a fixed 5 s delay,
+    such a producer began 33 s behind schedule and sent those events in a burst. So the run's start
+    leaves room for it: samples are built here and scaled to the schedule and to the producers per core,
+    with a 2.5x margin (alone here a sample builds at about 1.1 µs per event; two producers beside the
+    broker and the job took 2.1 µs, and a margin only delays the start).
+    """
+    from ctrbench.producer.runner import build_schedule
+
+    def seconds(events: int) -> float:
+        probe = load.model_copy(update={"events_per_producer": events, "duration_seconds":
+                                        load.duration_seconds * events / load.events_per_producer})
+        now = time.time_ns()
+        started = time.perf_counter()
+        build_schedule(probe, 0, cat, now, now - now % NS_PER_S, 1)
+        return time.perf_counter() - started
+
+    if load.events_per_producer <= 100_000:
+        return 2.5 * seconds(load.events_per_producer)
+    # The slope between two sizes: a small schedule's fixed costs would overstate a large one.
+    per_event = max(seconds(100_000) - seconds(25_000), 1e-3) / 75_000
+    per_core = -(-load.num_producers // (cpus or len(os.sched_getaffinity(0))))
+    return 2.5 * per_event * load.events_per_producer * per_core
+
+
 def run_base_time_ns(window_seconds: int, now_ns: int) -> int:
     """The run's base time: the first window boundary at least the producers' start delay from now.
 
@@ -149,9 +177,14 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
     s = settings
     preflight.check_run(s, impl, skip_consumers, embedded=False)
     clear_topics(s.kafka)
-    catalog.write_catalog(s.postgres, catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign))
+    ads = catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign)
+    catalog.write_catalog(s.postgres, ads)
     result = RunResult()
-    base_ns = run_base_time_ns(s.job.window_seconds, time.time_ns())
+    build_ns = int(schedule_build_seconds(s.load, ads) * NS_PER_S) if impl != "spark" else 0
+    if build_ns > 2 * NS_PER_S:
+        logger.info("producers need about %.0f s to build their schedules: the run starts that much later",
+                    build_ns / NS_PER_S)
+    base_ns = run_base_time_ns(s.job.window_seconds, time.time_ns() + build_ns)
     job = s.job.model_copy(update={"base_time_ns": base_ns})
     monitor_settings = s.monitor
     with contextlib.ExitStack() as stack:
@@ -170,7 +203,11 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
 
             result.monitor = stack.enter_context(LiveMonitor(s.kafka, monitor_settings))
         report_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctrbench-run-")))
-        start_ns = max(base_ns, time.time_ns() + int(_PRODUCER_START_DELAY_S * NS_PER_S))
+        # On a window boundary (base + k windows) even when the job took longer to start than planned, so
+        # that the load's first and last windows are whole.
+        late_ns = time.time_ns() + int(_PRODUCER_START_DELAY_S * NS_PER_S) + build_ns - base_ns
+        window_ns = s.job.window_seconds * NS_PER_S
+        start_ns = base_ns + max(0, -(-late_ns // window_ns)) * window_ns
         procs = _start_producers(s, start_ns, base_ns, report_dir)
         result.producers = _wait_producers(procs, report_dir)
         last_event_ns = start_ns + int(s.load.duration_seconds * NS_PER_S)

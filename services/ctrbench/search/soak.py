@@ -132,9 +132,12 @@ def run_soak(settings: RunSettings, rate: float, duration_s: float, warmup_s: fl
     start_s = min(p["start_time_ns"] for p in result.producers) / NS_PER_S
     base_s = report.summary["run"]["base_time_ns"] / NS_PER_S
     window = s.job.window_seconds
+    # Only windows the load itself closed (its events passed their end by the watermark delay); the last
+    # is closed by the end-of-run marker after the producers exit, and measures the shutdown instead.
+    closes_after = window + s.job.watermark_delay_ms / 1000
     windows = [(base_s + (r.window_id + 1) * window - start_s, r.max_latency_ms)
                for r in per_window(report.collected)
-               if base_s + (r.window_id + 1) * window <= start_s + duration_s]  # the marker closes the last
+               if base_s + r.window_id * window + closes_after <= start_s + duration_s]
     half = duration_s / 2
     measured = [(t, v) for t, v in windows if t > warmup_s]
     return SoakResult(
