@@ -30,9 +30,10 @@ def missing_for_cluster() -> str | None:
     """What this machine lacks to run the local cluster, or None."""
     if os.geteuid() != 0:
         return "root (the cluster sets up networking and runs its own containerd)"
-    lacking = [tool for tool in ("go", "gcc", "iptables", "ip") if shutil.which(tool) is None]
-    if shutil.which("apt-get") is None:
-        lacking += [tool for tool in ("dockerd", "containerd", "runc", "etcd", "debootstrap") if not shutil.which(tool)]
+    lacking = [tool for tool in ("go",) if shutil.which(tool) is None]
+    if shutil.which("apt-get") is None:  # with apt-get, cluster.sh installs these itself
+        lacking += [tool for tool in ("gcc", "iptables", "ip", "dockerd", "containerd", "runc", "etcd", "debootstrap")
+                    if not shutil.which(tool)]
     return f"{', '.join(lacking)} (install them, or run make test on a Debian machine as root)" if lacking else None
 
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 def test_search_runs_steps_and_writes_table_csv_json_and_plot(tmp_path):
     cmd = [str(Path(sys.executable).with_name("ctrbench")), "search", "--start-rate", "2000", "--max-rate", "4000",
-           "--warmup", "5", "--measure", "20", "--producers", "2", "--report-dir", str(tmp_path)]
+           "--warmup", "10", "--measure", "20", "--producers", "2", "--report-dir", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # 2,000 then 4,000 events/s: far below what this pipeline takes, so both are sustainable and the
