@@ -86,11 +86,19 @@ class EmbeddedPostgres:
         if init.returncode != 0:
             raise ServiceUnavailable(f"initdb failed: {init.stderr.strip()[-300:]}")
         self.port = free_port()
-        log = (self._dir / "postgres.log").open("wb")
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        """Start the server on the existing data directory and port; wait until it accepts connections."""
+        assert self._dir is not None
+        run_as = _server_user()
+        user_kw = {"user": run_as.pw_uid, "group": run_as.pw_gid} if run_as else {}
+        log = (self._dir / "postgres.log").open("ab")
         logger.info("starting PostgreSQL on 127.0.0.1:%d", self.port)
         self._proc = subprocess.Popen(
-            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
-             "-k", str(sock), "-c", "fsync=off", "-c", "max_connections=50"],
+            [str(postgres_bindir() / "postgres"), "-D", str(self._dir / "data"), "-p", str(self.port),
+             "-h", "127.0.0.1", "-k", str(self._dir / "sock"), "-c", "fsync=off", "-c", "max_connections=50"],
             stdout=log, stderr=subprocess.STDOUT, **user_kw,  # type: ignore[arg-type]
         )
         try:
@@ -99,7 +107,6 @@ class EmbeddedPostgres:
         except (TimeoutError, RuntimeError) as exc:
             self.stop()
             raise ServiceUnavailable(str(exc)) from None
-        return self
 
     def _accepts(self) -> bool:
         params = self.settings().dsn() | {"dbname": "postgres", "connect_timeout": 2}
@@ -118,13 +125,25 @@ class EmbeddedPostgres:
             conn.close()
         return True
 
-    def stop(self) -> None:
-        """Fast shutdown (SIGTERM is 'smart', SIGINT is 'fast'); delete the data directory."""
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: SIGTERM is 'smart', SIGINT is 'fast') and keep its data and port:
+        an outage, ended by :meth:`resume`. Clients lose their connections and find it again at the same address."""
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.send_signal(2)  # SIGINT: fast shutdown, do not wait for clients
             stop_process(self._proc, "postgres", grace=30)
             self._proc = None
+
+    def resume(self) -> None:
+        """Start the halted server again on the same data directory and port."""
+        if self._dir is None:
+            raise RuntimeError("the server was never started")
+        if self._proc is None:
+            self._launch()
+
+    def stop(self) -> None:
+        """Stop the server and delete the data directory."""
+        self.halt()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -38,19 +38,26 @@ from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings, load
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment, TableResult
 
-__all__ = ["connector_jars", "create_table_env", "local_flink_lib", "main", "submit", "wait_running", "with_base_time"]
+__all__ = ["FORMAT_MODULE", "RESTART_ATTEMPTS", "connector_jars", "create_table_env", "local_flink_lib", "main",
+           "submit", "wait_running", "with_base_time"]
 
 logger = logging.getLogger(__name__)
 
 
+RESTART_ATTEMPTS = 10
+# The `ctr-json` format the job reads events with (a Maven module; see its CtrJsonFormatFactory).
+FORMAT_MODULE = Path(__file__).with_name("format")
+
+
 def connector_jars(job: JobSettings) -> str:
-    """``pipeline.jars`` value: the configured jars, else the ones resolved from Maven Central."""
+    """``pipeline.jars`` value: the configured jars, else the connectors resolved from Maven Central
+    and the ``ctr-json`` format built from :data:`FORMAT_MODULE`."""
     if job.flink_jars:
         return job.flink_jars
     from ctrbench.embedded import jars
 
-    directory = jars.resolve("flink-connectors")
-    return ";".join(p.resolve().as_uri() for p in sorted(directory.glob("*.jar")))
+    found = sorted(jars.resolve("flink-connectors").glob("*.jar")) + [jars.build(FORMAT_MODULE)]
+    return ";".join(p.resolve().as_uri() for p in found)
 
 
 def local_flink_lib() -> Path:
@@ -82,8 +89,9 @@ def _scratch_dir() -> str:
     return path
 
 
-def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnvironment:
-    """A streaming TableEnvironment configured for the CTR job."""
+def create_table_env(job: JobSettings, pipeline_jars: str | None, local: bool = True) -> TableEnvironment:
+    """A streaming TableEnvironment configured for the CTR job; ``local``: in this process's mini-cluster
+    (on a cluster, the cluster's configuration decides how failures restart the job)."""
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     # PyFlink starts its gateway JVM (and the mini-cluster in it) with FLINK_LIB_DIR as classpath,
@@ -105,6 +113,13 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None) -> TableEnviro
     conf.set("pipeline.name", "ctr-windows")
     # Records are not kept by reference anywhere in this SQL job; reuse saves a copy per hop.
     conf.set("pipeline.object-reuse", "true")
+    if local:
+        # A failure (a lookup whose database is away, a broker that restarts) restarts the job: from its checkpoint
+        # when it has one, else from the start of the topic (results re-emitted, counted as duplicates). Flink
+        # never restarts a job without checkpoints by default. After 10 attempts in a row (about 2 minutes of
+        # backoff) the job fails for good. The chart configures its own, unbounded, restarts.
+        conf.set("restart-strategy.type", "exponential-delay")
+        conf.set("restart-strategy.exponential-delay.attempts-before-reset-backoff", str(RESTART_ATTEMPTS))
     if job.source_idle_timeout_ms:
         conf.set("table.exec.source.idle-timeout", f"{job.source_idle_timeout_ms} ms")
     if job.effective_checkpoint_interval_ms:
@@ -147,13 +162,13 @@ def with_base_time(job: JobSettings) -> JobSettings:
 
 
 def submit(kafka: KafkaSettings, job: JobSettings, pipeline_jars: str | None,
-           postgres: PostgresSettings | None = None) -> TableResult:
+           postgres: PostgresSettings | None = None, local: bool = True) -> TableResult:
     """Create the tables and start both INSERTs as one job; returns at once with its handle.
 
-    ``postgres`` is needed when CAMPAIGN_SOURCE=postgres (the lookup join).
+    ``postgres`` is needed when CAMPAIGN_SOURCE=postgres (the lookup join). ``local``: see create_table_env.
     """
     job = with_base_time(job)
-    env = create_table_env(job, pipeline_jars)
+    env = create_table_env(job, pipeline_jars, local)
     env.execute_sql(events_source_ddl(kafka, job))
     if job.campaign_source == "postgres":
         if postgres is None:
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     job = load(JobSettings, **{k: v for k, v in args.items() if k in JobSettings.model_fields})
     postgres = load(PostgresSettings) if job.campaign_source == "postgres" else None
     # On the cluster the connector jars are in /opt/flink/lib, so no pipeline.jars.
-    submit(kafka, job, job.flink_jars or None, postgres).wait()
+    submit(kafka, job, job.flink_jars or None, postgres, local=False).wait()
 
 
 if __name__ == "__main__":

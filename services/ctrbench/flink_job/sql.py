@@ -70,9 +70,11 @@ CREATE TABLE events (
   'properties.fetch.min.bytes' = '65536',
   'properties.fetch.max.wait.ms' = '100',
   'scan.startup.mode' = 'earliest-offset',{bound}
-  'format' = 'json',
-  'json.ignore-parse-errors' = 'true',
-  'json.fail-on-missing-field' = 'false'
+  -- Flink's json format, made safe for skipping malformed records: it hands a record on only after
+  -- parsing it, so a failure further down (a lookup, a sink) fails the task instead of being skipped.
+  'format' = 'ctr-json',
+  'ctr-json.ignore-parse-errors' = 'true',
+  'ctr-json.fail-on-missing-field' = 'false'
 )"""
 
 
