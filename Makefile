@@ -34,12 +34,12 @@ $(STAMP): pyproject.toml
 	k8s/install-packages.sh $(RUN_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[flink,dev]'
+	$(BIN)/pip install -q -e '.[flink,spark,dev]'
 	touch $@
 
-jars: $(STAMP) ## Resolve the Kafka broker and Flink connector jars from Maven Central, build the job's format (cached)
+jars: $(STAMP) ## Resolve the Kafka broker, Flink and Spark connector jars from Maven Central, build the job's format (cached)
 	@$(BIN)/python -c 'from ctrbench.embedded import jars; from ctrbench.flink_job.job import FORMAT_MODULE; \
-	  [jars.resolve(p) for p in ("kafka-broker", "flink-connectors")]; jars.build(FORMAT_MODULE)'
+	  [jars.resolve(p) for p in ("kafka-broker", "flink-connectors", "spark-connectors")]; jars.build(FORMAT_MODULE)'
 
 run-deps: $(STAMP) jars ## Install what `make run` needs (JDK, Maven, PostgreSQL, the venv, the jars)
 	@k8s/install-packages.sh $(RUN_PACKAGES)

@@ -54,8 +54,8 @@ CASES = {
                                      cli_needle="'--distribution': 'uniform' is not one of 'mmpp', 'normal'"),
     "run-unknown-engine": Case(("run",), "IMPL", "storm", "'--impl': 'storm' is not one of 'flink', 'spark', "
                                "'none'", cli=("--impl", "storm"), sources=("cli",)),
-    "run-spark-not-yet": Case(("run",), "IMPL", "spark", "--impl spark: the Spark job is not yet available",
-                              cli=("--impl", "spark"), sources=("cli",)),
+    "process-no-job": Case(("process",), "IMPL", "none", "--impl none: there is no job to run",
+                           cli=("--impl", "none"), sources=("cli",)),
     "run-bootstrap-without-port": Case(RUN, "KAFKA_BOOTSTRAP_SERVERS", "localhost",
                                        "KAFKA_BOOTSTRAP_SERVERS=localhost: not host:port",
                                        sources=("env", "file")),
@@ -118,8 +118,8 @@ CASES = {
     "search-steps-not-whole-windows": Case(("search", "--external", "--warmup", "5"), "", "",
                                            "--warmup 5 + --measure 12 = 17 s is not a whole number of windows",
                                            cli=("--measure", "12"), sources=("cli",)),
-    "search-spark-not-yet": Case(("search",), "", "", "--engine spark: only flink can be searched today",
-                                 cli=("--engine", "spark"), sources=("cli",)),
+    "search-no-job": Case(("search",), "", "", "--engine none: a search needs a job to measure",
+                          cli=("--engine", "none"), sources=("cli",)),
 }
 FILE_CASES = {  # the mounted file itself is wrong
     "config-file-missing": (None, "CTR_CONFIG_FILE={path}: no such file"),

@@ -1,4 +1,5 @@
-"""The whole chain, for real: producers (processes) -> Kafka -> PyFlink mini-cluster -> Kafka -> report.
+"""The whole chain, for real, once per engine: producers (processes) -> Kafka -> the CTR job (PyFlink
+mini-cluster, or Spark in local mode) -> Kafka -> report.
 
 The expected values are recomputed here, independently of ctrbench's verifier, from the events
 the broker actually holds, using a plain consumer and ``json``.
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.pipeline import RunSettings, run
 from ctrbench.settings import KafkaSettings
+from tests.jobs import ENGINES
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +42,13 @@ def _read_topic(kafka: KafkaSettings, topic: str) -> list[tuple[bytes, int]]:
     return out
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_run_results_equal_truth_and_report_latency(kafka_settings, postgres_settings, small_load, job_settings,
-                                                    latency_settings, pushgateway):
+                                                    latency_settings, pushgateway, engine):
     latency_settings = latency_settings.model_copy(update={"pushgateway_url": pushgateway})
     settings = RunSettings(kafka_settings, postgres_settings, small_load, job_settings, latency_settings)
 
-    result = run(settings, "flink", skip_consumers=False)
+    result = run(settings, engine, skip_consumers=False)
 
     # Producers: everything scheduled was acknowledged.
     assert [p["acknowledged"] for p in result.producers] == [small_load.events_per_producer] * 2
@@ -87,6 +90,11 @@ def test_run_results_equal_truth_and_report_latency(kafka_settings, postgres_set
     assert {int(r["window_id"]): int(r["max_latency_ms"]) for r in rows} == expected_max
     summary = json.loads(report.summary_path.read_text())
     assert summary["verification"]["matched"] == len(cells)
+    assert summary["run"]["impl"] == engine
+    if engine == "spark":
+        assert summary["run"]["engine_late_rows_dropped"] == 0  # producers on time: nothing behind the watermark
+    # The live monitor measured the job's backlog (Flink: its REST API; Spark: its micro-batches' offsets).
+    assert result.monitor.backlog_history and result.monitor.backlog_history[-1][1] == 0
     assert summary["events_in_kafka"] == 2 * small_load.events_per_producer
     # Events reach the broker a few ms after their event time here; "disturbed" names any that took over 1 s.
     assert 0 <= summary["ingest_delay_ms"]["p50"] < 1000

@@ -1,9 +1,9 @@
 """One rule for what counts as an event (ctrbench.validity), followed alike by the real job and the truth.
 
-The integration test writes one mixed batch to a real broker, runs the real CTR job in Flink's
-mini-cluster and the truth over the same topic, and compares both with labels written by hand
-next to each record (the independent oracle): counts per event-time window, and the reason of
-every rejected record.
+The integration test writes one mixed batch to a real broker, runs the real CTR job (in Flink's
+mini-cluster, and in Spark's local mode) and the truth over the same topic, and compares both with
+labels written by hand next to each record (the independent oracle): counts per event-time window,
+and the reason of every rejected record.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 from confluent_kafka import Producer
 
 from ctrbench import validity
-from ctrbench.flink_job.job import connector_jars, submit, wait_running
 from ctrbench.kafka.reading import read_all
 from ctrbench.latency.results import collect_results
 from ctrbench.latency.truth import expected_from_records, expected_results
@@ -25,6 +24,7 @@ from ctrbench.latency.verify import verify
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.producer.events import encode_event
 from ctrbench.schema import END_OF_RUN, EVENT_TYPES, NS_PER_MS, NS_PER_S
+from tests.jobs import ENGINES, start_job
 
 AD = "44444444-4444-4444-8444-444444444444"
 S = NS_PER_S
@@ -121,7 +121,8 @@ def _counts_by_event_time(batch: list[Labelled], base: int) -> dict[tuple[int, i
 
 
 @pytest.mark.integration
-def test_the_job_and_the_truth_follow_the_same_rule(kafka_settings, job_settings):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_job_and_the_truth_follow_the_same_rule(kafka_settings, job_settings, engine):
     now = time.time_ns()
     base = now - now % (10 * S) - 60 * S
     batch = _batch(base, now)
@@ -133,16 +134,15 @@ def test_the_job_and_the_truth_follow_the_same_rule(kafka_settings, job_settings
     oracle = _counts_by_event_time(batch, base)
     assert set(oracle) == {(0, 1), (0, 2), (0, 3), (1, 1), (1, 4)}
 
-    result = submit(kafka_settings, job, connector_jars(job))
+    stop = start_job(engine, kafka_settings, job)
     try:
-        wait_running(result)
         send_end_of_run(kafka_settings, base, base + 15 * S, 10, job.watermark_delay_ms)
         truth = expected_results(kafka_settings, job)
         got = collect_results(kafka_settings, set(truth.counts), 90, base, 10)
         # The rejected sink writes as records arrive; the results above came later, so all are in.
         rejected = [json.loads(m.value()) for m in read_all(kafka_settings, kafka_settings.rejected_topic)]
     finally:
-        result.get_job_client().cancel().result()
+        stop()
 
     # Every cell: the job, the truth and the oracle (counted by event-time window) agree.
     assert {k: tuple(c.values()) for k, c in truth.counts.items()} == oracle

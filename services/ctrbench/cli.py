@@ -141,8 +141,6 @@ def run(
     _setup_logging(verbose)
     settings = _load_settings(num_producers, events_per_producer, duration, distribution, seed, None,
                               report_dir, parallelism, monitor_port=monitor_port)
-    if impl is Impl.spark:
-        raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
     preflight.check_run(settings, impl.value, skip_consumers, embedded=embedded)
     with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
         result = pipeline.run(s, impl.value, skip_consumers)
@@ -272,21 +270,29 @@ def _wait_for_catalog(pg: PostgresSettings, wait_seconds: float) -> Any:
 
 @app.command()
 def process(
+    impl: Annotated[Impl, typer.Option(
+        "--impl", help="flink: Flink's local mini-cluster; spark: Spark's local mode")] = Impl.flink,
     bootstrap: Bootstrap = None,
     parallelism: Parallelism = None,
     verbose: Verbose = False,
 ) -> None:
-    """Run the CTR job in Flink's local mini-cluster until Ctrl-C (it then cancels the job)."""
-    from ctrbench.flink_job.job import connector_jars, submit, wait_running
+    """Run the CTR job locally until Ctrl-C or SIGTERM (it then stops the job)."""
     from ctrbench.kafka.topics import ensure_topics
 
     _setup_logging(verbose)
     s = _load_settings(bootstrap=bootstrap, parallelism=parallelism)
+    if impl is Impl.none:
+        raise ConfigError("--impl none: there is no job to run; use --impl flink or spark")
     if s.job.campaign_source == "postgres":
         from ctrbench.preflight import check_password
 
         check_password(s.postgres)
     ensure_topics(s.kafka)
+    if impl is Impl.spark:
+        _process_spark(s)
+        return
+    from ctrbench.flink_job.job import connector_jars, submit, wait_running
+
     result = submit(s.kafka, s.job, connector_jars(s.job), s.postgres)
     wait_running(result)
     typer.echo("CTR job running; Ctrl-C to stop")
@@ -296,6 +302,20 @@ def process(
         client = result.get_job_client()
         if client is not None:
             client.cancel().result()
+
+
+def _process_spark(s: Any) -> None:
+    from ctrbench.flink_job.job import with_base_time
+    from ctrbench.spark_job.job import start
+
+    handle = start(s.kafka, with_base_time(s.job), postgres=s.postgres)
+    typer.echo("CTR job running on Spark; Ctrl-C to stop")
+    try:
+        while True:
+            handle.check()
+            time.sleep(1)
+    finally:
+        handle.stop()
 
 
 @app.command()
@@ -454,8 +474,8 @@ def search(
     from ctrbench.search.strategy import search_sustainable_rate
 
     _setup_logging(verbose)
-    if engine is not Impl.flink:
-        raise ConfigError(f"--engine {engine.value}: only flink can be searched today (Spark is not yet available)")
+    if engine is Impl.none:
+        raise ConfigError("--engine none: a search needs a job to measure; use --engine flink or spark")
     if start_rate > max_rate:
         raise ConfigError(f"--start-rate {start_rate:.0f} is above --max-rate {max_rate:.0f}: lower the start")
     base = _load_settings(num_producers=producers, distribution=distribution, report_dir=report_dir,
@@ -482,7 +502,7 @@ def search(
               "cpus": len(os.sched_getaffinity(0))}
     with (pipeline.embedded_stack(settings) if embedded else contextlib.nullcontext(settings)) as s:
         outcome = search_sustainable_rate(
-            PipelineStep(s, warmup, measure), criterion, start_rate, max_rate, precision, repetitions,
+            PipelineStep(s, warmup, measure, engine.value), criterion, start_rate, max_rate, precision, repetitions,
             on_step=lambda step: typer.echo(f"step {step.rate:,.0f} events/s: "
                                             + ("sustainable" if step.verdict.sustainable
                                                else "; ".join(step.verdict.reasons))))

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from ctrbench import catalog, preflight
-from ctrbench.errors import ConfigError, ServiceUnavailable
+from ctrbench.errors import ServiceUnavailable
 from ctrbench.kafka.topics import clear_topics
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.schema import NS_PER_S
@@ -172,22 +172,28 @@ def _wait_producers(procs: list[subprocess.Popen[bytes]], report_dir: Path) -> l
 
 def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
     """Run the benchmark against the Kafka and PostgreSQL named in ``settings``."""
-    if impl == "spark":
-        raise ConfigError("--impl spark: the Spark job is not yet available; use --impl flink or none")
     s = settings
     preflight.check_run(s, impl, skip_consumers, embedded=False)
     clear_topics(s.kafka)
     ads = catalog.generate(s.load.seed, s.load.num_campaigns, s.load.ads_per_campaign)
     catalog.write_catalog(s.postgres, ads)
     result = RunResult()
-    build_ns = int(schedule_build_seconds(s.load, ads) * NS_PER_S) if impl != "spark" else 0
+    build_ns = int(schedule_build_seconds(s.load, ads) * NS_PER_S)
     if build_ns > 2 * NS_PER_S:
         logger.info("producers need about %.0f s to build their schedules: the run starts that much later",
                     build_ns / NS_PER_S)
     base_ns = run_base_time_ns(s.job.window_seconds, time.time_ns() + build_ns)
     job = s.job.model_copy(update={"base_time_ns": base_ns})
     monitor_settings = s.monitor
+    positions = None  # where the Spark job reads, for the live monitor's backlog
+    spark_job = None
     with contextlib.ExitStack() as stack:
+        if impl == "spark":
+            from ctrbench.spark_job.job import start as start_spark
+
+            spark_job = start_spark(s.kafka, job, postgres=s.postgres)
+            stack.callback(spark_job.stop)
+            positions = spark_job
         if impl == "flink":
             from ctrbench.embedded.process import free_port
             from ctrbench.flink_job.job import connector_jars, submit, wait_running
@@ -201,7 +207,7 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
         if impl != "none" and not skip_consumers:
             from ctrbench.monitor.live import LiveMonitor
 
-            result.monitor = stack.enter_context(LiveMonitor(s.kafka, monitor_settings))
+            result.monitor = stack.enter_context(LiveMonitor(s.kafka, monitor_settings, positions))
         report_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ctrbench-run-")))
         # On a window boundary (base + k windows) even when the job took longer to start than planned, so
         # that the load's first and last windows are whole.
@@ -212,7 +218,7 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
         result.producers = _wait_producers(procs, report_dir)
         last_event_ns = start_ns + int(s.load.duration_seconds * NS_PER_S)
         send_end_of_run(s.kafka, base_ns, last_event_ns, s.job.window_seconds, s.job.watermark_delay_ms)
-        if impl == "flink" and not skip_consumers:
+        if impl != "none" and not skip_consumers:
             from ctrbench.latency.calculator import run_latency
 
             run_info = {
@@ -226,8 +232,14 @@ def run(settings: RunSettings, impl: Impl, skip_consumers: bool) -> RunResult:
                 "producers": result.producers,
                 "generator_saturated": result.saturated,
             }
+            if spark_job is not None:
+                # Spark's watermark is the maximum event time over all partitions: an event more than the delay
+                # behind the furthest partition is dropped. Counted here, so the verifier's findings are explained.
+                run_info["engine_late_rows_dropped"] = spark_job.late_rows_dropped
             result.report = run_latency(s.kafka, s.latency, job, s.load.num_producers, s.load.distribution,
                                         run_info)
+            if spark_job is not None:
+                spark_job.check()
             result.monitor_disagreements = _compare_with_monitor(result.monitor, result.report)
     return result
 

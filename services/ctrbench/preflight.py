@@ -95,7 +95,7 @@ def check_run(s: RunSettings, impl: str, skip_consumers: bool, *, embedded: bool
     check_whole_windows(s.load, s.job)
     if not embedded:
         check_password(s.postgres)
-    reports = impl == "flink" and not skip_consumers
+    reports = impl != "none" and not skip_consumers
     if reports:
         check_writable_dir("REPORT_DIR", s.latency.report_dir)
         check_port_free("MONITOR_PORT", s.monitor.monitor_addr, s.monitor.monitor_port)

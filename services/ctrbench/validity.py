@@ -28,8 +28,9 @@ comments, single quotes and numbers with leading zeros are not JSON. A record th
 is outside the rule (JSON leaves it undefined, and Flink reads at most as many keys as it has
 columns).
 
-This module holds both forms of the rule: :func:`classify` for Python and the ``sql_*`` helpers
-the job's DDL and queries are built from.
+This module holds every form of the rule: :func:`classify` for Python, the ``sql_*`` helpers the
+Flink job's DDL and queries are built from, and the ``spark_sql_*`` ones for the Spark job
+(:func:`sql_reason` serves both).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ __all__ = [
     "REJECTED",
     "Classified",
     "classify",
+    "spark_sql_campaign_id",
+    "spark_sql_event_time_ns",
     "sql_campaign_id",
     "sql_event_time_ns",
     "sql_reason",
@@ -203,6 +206,24 @@ def sql_campaign_id() -> str:
 def sql_event_time_ns() -> str:
     """Computed column ``event_ns``: event_time_ns as BIGINT, NULL unless it is an integer by the rule."""
     return _sql_integer("event_time_ns", "BIGINT")
+
+
+# ---- In Spark SQL. from_json gives a STRING field a number's text (or a string's content) as Flink's
+# format does. Spark has no IS_DIGIT, so the test is the pattern itself: a Java regular expression, with
+# \z (the very end) because $ would also match before a final newline, which TRY_CAST then trims away.
+
+def _spark_integer(column: str, sql_type: str) -> str:
+    return f"CASE WHEN {column} RLIKE '^-?[0-9]+\\\\z' THEN TRY_CAST({column} AS {sql_type}) END"
+
+
+def spark_sql_campaign_id() -> str:
+    """Column ``campaign`` of the Spark job: campaign_id as INT, NULL unless it is an integer by the rule."""
+    return _spark_integer("campaign_id", "INT")
+
+
+def spark_sql_event_time_ns() -> str:
+    """Column ``event_ns`` of the Spark job: event_time_ns as BIGINT, NULL unless it is an integer by the rule."""
+    return _spark_integer("event_time_ns", "BIGINT")
 
 
 def _quote(text: str) -> str:

@@ -118,6 +118,12 @@ def run_latency(kafka: KafkaSettings, settings: LatencySettings, job: JobSetting
                          f"{producers} producers, {expected.events:,} events, {distribution}",
                          csv_path.with_suffix(".png"))
     table = render_table(e2e, close, window_max, verification, collected)
+    dropped = summary["run"].get("engine_late_rows_dropped")
+    if dropped:
+        # Spark's watermark is the maximum event time over all partitions minus the delay; what fell behind it is
+        # dropped. The count explains cells that the verifier finds short.
+        table += (f"\nthe job dropped {dropped:,} events as later than its watermark (Spark: the newest event time "
+                  "over all partitions minus the delay)")
     if summary["disturbed"]:
         table += f"\nWARNING: the run was disturbed: {summary['disturbed']}"
         logger.warning("the run was disturbed: %s", summary["disturbed"])

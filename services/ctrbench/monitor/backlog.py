@@ -2,7 +2,9 @@
 
 backlog = sum over the events topic's partitions of (end offset - the job's position), where the
 end offset comes from the broker and the position from the Flink Kafka source's own per-partition
-``currentOffset`` metric (the offset of the last record it fetched), read through Flink's REST API.
+``currentOffset`` metric (the offset of the last record it fetched), read through Flink's REST API;
+for the Spark job, from the end offsets of its latest completed micro-batch (:class:`SourcePositions`
+is what either provides).
 Flink's REST API serves metrics from a store it refreshes on request when it is older than
 ``metrics.fetcher.update-interval`` (500 ms in this project's configurations, 10 s by default), so
 the monitor asks twice, 200 ms apart, and reads the end offsets right after: the positions are then
@@ -22,7 +24,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer
 
@@ -30,7 +32,7 @@ from ctrbench.kafka.config import consumer_config
 from ctrbench.kafka.reading import watermarks
 from ctrbench.settings import KafkaSettings
 
-__all__ = ["FlinkSourcePositions", "JobBacklog", "backlog"]
+__all__ = ["FlinkSourcePositions", "JobBacklog", "SourcePositions", "backlog"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,13 @@ def backlog(end_offsets: dict[int, int], positions: dict[int, int]) -> int:
     to read is ``position + 1``.
     """
     return sum(max(end - (positions.get(p, -1) + 1), 0) for p, end in end_offsets.items())
+
+
+class SourcePositions(Protocol):
+    """Where a running job's Kafka source is in the events topic."""
+
+    def read(self) -> dict[int, int] | None:
+        """{partition: offset of the last record read}, or None while it cannot tell."""
 
 
 class FlinkSourcePositions:
@@ -109,12 +118,12 @@ class FlinkSourcePositions:
 
 
 class JobBacklog:
-    """Measures :func:`backlog` for the events topic against a running Flink job."""
+    """Measures :func:`backlog` for the events topic against a running job's source positions."""
 
-    def __init__(self, kafka: KafkaSettings, rest_url: str) -> None:
+    def __init__(self, kafka: KafkaSettings, positions: SourcePositions) -> None:
         self._kafka = kafka
         self._offsets = Consumer(consumer_config(kafka, "ctrbench-monitor-offsets"))
-        self._positions = FlinkSourcePositions(rest_url, kafka.events_topic)
+        self._positions = positions
 
     def end_offsets(self) -> dict[int, int]:
         """The events topic's end offset per partition ({} while the topic does not exist)."""

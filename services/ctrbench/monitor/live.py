@@ -21,7 +21,7 @@ from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, KafkaError, Kaf
 from ctrbench.errors import ConfigError
 from ctrbench.kafka.config import consumer_config
 from ctrbench.latency.results import parse_result
-from ctrbench.monitor.backlog import JobBacklog
+from ctrbench.monitor.backlog import FlinkSourcePositions, JobBacklog, SourcePositions
 from ctrbench.monitor.metrics import MonitorMetrics
 from ctrbench.schema import WindowResult, epoch_ms
 from ctrbench.settings import KafkaSettings, MonitorSettings
@@ -47,13 +47,18 @@ class LiveMonitor:
     """Follows the results topic in a thread, updates :class:`MonitorMetrics`, measures the backlog.
 
     Use as a context manager, or ``start()`` / ``stop()``. ``cells`` maps
-    (window_start, campaign_id) to the first result's :class:`CellLatency`.
+    (window_start, campaign_id) to the first result's :class:`CellLatency`. The backlog is measured
+    against ``positions`` when given (the Spark job), else against the Flink job at FLINK_REST_URL.
     """
 
-    def __init__(self, kafka: KafkaSettings, settings: MonitorSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, settings: MonitorSettings,
+                 positions: SourcePositions | None = None) -> None:
         self._kafka = kafka
         self._settings = settings
-        self.metrics = MonitorMetrics(with_backlog=bool(settings.flink_rest_url))
+        if positions is None and settings.flink_rest_url:
+            positions = FlinkSourcePositions(settings.flink_rest_url, kafka.events_topic)
+        self._positions = positions
+        self.metrics = MonitorMetrics(with_backlog=positions is not None)
         self.cells: dict[tuple[str, int], CellLatency] = {}
         self.duplicates = 0
         # (wall time s, backlog) of every measurement: the sustainable-throughput search fits its trend.
@@ -83,8 +88,8 @@ class LiveMonitor:
         consumer = self._consumer()  # created here so a bad address fails the caller, not a thread
         self._threads.append(threading.Thread(target=self._guard, args=(self._follow, consumer),
                                               name="monitor-results", daemon=True))
-        if self._settings.flink_rest_url:
-            backlog = JobBacklog(self._kafka, self._settings.flink_rest_url)
+        if self._positions is not None:
+            backlog = JobBacklog(self._kafka, self._positions)
             self._threads.append(threading.Thread(target=self._guard, args=(self._measure, backlog),
                                                   name="monitor-backlog", daemon=True))
         for thread in self._threads:

@@ -25,11 +25,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PipelineStep:
-    """``measure(rate)`` for the search: runs the pipeline in ``settings`` at ``rate`` events/s in total."""
+    """``measure(rate)`` for the search: runs the pipeline in ``settings`` at ``rate`` events/s in total, the CTR
+    job on ``engine`` (flink or spark)."""
 
     settings: RunSettings
     warmup_seconds: float
     measure_seconds: float
+    engine: str = "flink"
 
     def __call__(self, rate: float) -> StepMeasurement:
         s = self.settings
@@ -45,7 +47,7 @@ class PipelineStep:
             logger.info("step: %.0f events/s (%d producers x %d events over %.0f s)", rate, load.num_producers,
                         per_producer, duration)
             with CpuSampler() as cpu:
-                result = run(step, "flink", skip_consumers=False)
+                result = run(step, self.engine, skip_consumers=False)
         report = result.report
         start_s = min(p["start_time_ns"] for p in result.producers) / NS_PER_S
         begin = start_s + self.warmup_seconds
