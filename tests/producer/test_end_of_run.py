@@ -52,3 +52,49 @@ def test_close_run_waits_for_all_events_then_writes_markers(kafka_settings):
     assert event_count(kafka_settings) == 9  # one marker per partition
     with pytest.raises(Exception, match="only 9 of 20 events"):
         close_run(kafka_settings, run.model_copy(update={"events_per_producer": 10}), load(JobSettings), timeout=2)
+
+
+@pytest.mark.integration
+def test_close_run_waits_through_a_broker_restart():
+    """The Kafka pod recreated while the report Job waits for the producers: it keeps waiting, and ends the run
+    once the rest of the events arrive (it used to fail on the first metadata request the broker missed)."""
+    import threading
+    import time
+
+    from confluent_kafka import Producer
+
+    from ctrbench.embedded.kafka_broker import EmbeddedKafka
+    from ctrbench.kafka.topics import ensure_topics
+    from ctrbench.producer.end_of_run import close_run, event_count
+    from ctrbench.settings import JobSettings, KafkaSettings, LoadSettings, load
+
+    with EmbeddedKafka() as broker:
+        kafka = load(KafkaSettings, kafka_bootstrap_servers=broker.bootstrap_servers, kafka_timeout_seconds=5)
+        ensure_topics(kafka)
+        producer = Producer({"bootstrap.servers": kafka.kafka_bootstrap_servers})
+
+        def send(n: int) -> None:
+            for i in range(n):
+                producer.produce(kafka.events_topic, b"e%d" % i, partition=i % 3)
+            assert producer.flush(60) == 0
+
+        send(3)
+        run = load(LoadSettings, num_producers=1, events_per_producer=6, base_time_ns=1_000 * NS_PER_S)
+        errors: list[BaseException] = []
+        waiting = threading.Thread(target=lambda: _record(errors, close_run, kafka, run, load(JobSettings), 120))
+        waiting.start()
+        time.sleep(2)
+        broker.halt()
+        time.sleep(8)  # several of close_run's polls find no broker
+        broker.resume()
+        send(3)
+        waiting.join(timeout=120)
+        assert not waiting.is_alive() and errors == []
+        assert event_count(kafka) == 6 + 3  # and the markers
+
+
+def _record(errors: list[BaseException], fn, *args) -> None:  # type: ignore[no-untyped-def]
+    try:
+        fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        errors.append(exc)

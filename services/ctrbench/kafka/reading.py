@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from ctrbench.kafka.topics import admin_client, partitions_of
 from ctrbench.settings import KafkaSettings
 
 __all__ = ["OffsetRange", "offset_ranges", "read_all", "read_range", "read_until", "watermarks"]
+
+logger = logging.getLogger(__name__)
 
 _BATCH = 10_000
 # consume() waits this long whenever fewer than _BATCH records are ready (it does not return
@@ -37,11 +40,17 @@ def _assigned(kafka: KafkaSettings, topic: str, group: str) -> Consumer:
     return consumer
 
 
+# Errors the client reports while it reconnects to a broker that went away (a restart): it recovers on its own.
+_TRANSIENT = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE, KafkaError._TIMED_OUT}
+
+
 def _data(msgs: list[Message]) -> Iterator[Message]:
     for msg in msgs:
         err = msg.error()
         if err is None:
             yield msg
+        elif err.code() in _TRANSIENT and not err.fatal():
+            logger.warning("reading %s: %s; the client reconnects", msg.topic(), err.str())
         elif err.code() != KafkaError._PARTITION_EOF:
             raise ServiceUnavailable(f"reading {msg.topic()}: {err.str()}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from ctrbench.errors import ServiceUnavailable
 from ctrbench.kafka.config import producer_config
@@ -70,7 +70,16 @@ def close_run(kafka: KafkaSettings, load: LoadSettings, job: JobSettings, timeou
     expected = load.num_producers * load.events_per_producer
     deadline = time.monotonic() + timeout
     last_logged = 0.0
-    while (have := event_count(kafka)) < expected:
+    have = 0
+    while True:
+        try:
+            have = event_count(kafka)
+        except KafkaException as exc:
+            # The broker restarting (its pod recreated): the producers' clients wait for it, so does this.
+            logger.warning("waiting for producers: the broker is unreachable (%s); trying again", exc)
+        else:
+            if have >= expected:
+                break
         if time.monotonic() > deadline:
             raise ServiceUnavailable(f"only {have} of {expected} events arrived in {kafka.events_topic} "
                                      f"within {timeout:.0f} s; are all {load.num_producers} producers running?")
