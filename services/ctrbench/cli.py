@@ -230,14 +230,24 @@ def produce(
         metrics = ProducerMetrics(pid, s.load)
         metrics.serve(s.load.metrics_port, s.load.metrics_addr)
         logger.info("metrics on http://%s:%d/metrics", s.load.metrics_addr, s.load.metrics_port)
+    base = base_time_ns if base_time_ns is not None else s.load.base_time_ns
+    start = None
     if barrier and metrics is not None:
-        from ctrbench.producer.barrier import pod_identity, wait_for_start
+        if s.load.producer_resume and base:
+            # A recreated pod: the run started without it, so no barrier; its earlier events tell when.
+            from ctrbench.producer.resume import earlier_start
 
-        start = wait_for_start(pod_identity(), s.load.num_producers, s.load.metrics_port, metrics.run_start.set,
-                               max(wait_seconds, 60.0), s.load.flink_rest_url)
+            start = earlier_start(s.kafka, s.load, pid, cat, base, s.job.window_seconds)
+        if start is None:
+            from ctrbench.producer.barrier import pod_identity, wait_for_start
+
+            start = wait_for_start(pod_identity(), s.load.num_producers, s.load.metrics_port,
+                                   metrics.run_start.set, max(wait_seconds, 60.0), s.load.flink_rest_url,
+                                   s.load.spark_metrics_url)
+        else:
+            metrics.run_start.set(start / 1e9)  # announced again, for a peer that restarts too
     else:
         start = start_time_ns if start_time_ns is not None else start_times(s.job.window_seconds, delay_s=1.0)[0]
-    base = base_time_ns if base_time_ns is not None else s.load.base_time_ns
     if not base:
         base = start - start % (s.job.window_seconds * 1_000_000_000)
     if base > start:

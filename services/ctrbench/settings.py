@@ -198,11 +198,14 @@ class LoadSettings(_Settings):
         "the Flink job runs, see FLINK_REST_URL), then announces the start on its /metrics")
     flink_rest_url: str = Field(
         "", description="With START_BARRIER: Flink's REST address; the run starts only once a job is RUNNING there")
+    spark_metrics_url: str = Field(
+        "", description="With START_BARRIER and the Spark job: its /metrics URL; the run starts only once both of "
+        "its queries run")
     producer_resume: bool = Field(
         True, description="A producer first reads the events topic and skips the events of its schedule already "
         "there, so a restarted producer (process killed, pod recreated) resends nothing; false: send everything")
 
-    _flink_rest_is_url = field_validator("flink_rest_url")(_check_http_url)
+    _flink_rest_is_url = field_validator("flink_rest_url", "spark_metrics_url")(_check_http_url)
 
     @field_validator("producer_profile")
     @classmethod
@@ -221,7 +224,7 @@ class LoadSettings(_Settings):
 
 
 class JobSettings(_Settings):
-    """The CTR job (PyFlink Table API)."""
+    """The CTR job (PyFlink Table API, or Spark Structured Streaming)."""
 
     parallelism: int = Field(1, ge=1, le=256, description="Flink parallelism of the job")
     window_seconds: int = Field(10, ge=1, le=3600, description="Tumbling window size in seconds")
@@ -269,6 +272,10 @@ class JobSettings(_Settings):
     base_time_ns: int = Field(
         0, ge=0, description="Run base time (ns since epoch) the results' window ids count from; a multiple of "
         "WINDOW_SECONDS. 0: the window boundary before the job starts")
+    job_metrics_port: int = Field(
+        0, ge=0, le=65535, description="The Spark job's /metrics (its queries' progress: source offsets, "
+        "micro-batches, rows dropped as late); 0: not served. Flink's own reporter serves Flink's")
+    job_metrics_addr: str = Field("127.0.0.1", description="Address the Spark job's /metrics listens on")
 
     @model_validator(mode="after")
     def _base_on_a_window_boundary(self) -> JobSettings:
@@ -334,10 +341,13 @@ class MonitorSettings(_Settings):
     flink_rest_url: str = Field(
         "", description="Flink's REST address; the monitor reads the job's Kafka source offsets there to measure "
         "the backlog. Empty: no backlog metric")
+    spark_metrics_url: str = Field(
+        "", description="The Spark job's /metrics URL; the monitor reads its source offsets there to measure the "
+        "backlog (instead of FLINK_REST_URL)")
     backlog_interval_seconds: float = Field(
         1.0, gt=0, le=60, description="How often the monitor measures the job's backlog")
 
-    _flink_rest_is_url = field_validator("flink_rest_url")(_check_http_url)
+    _flink_rest_is_url = field_validator("flink_rest_url", "spark_metrics_url")(_check_http_url)
 
 
 class ClusterSettings(_Settings):

@@ -17,12 +17,14 @@ import sys
 import time
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from ctrbench import catalog
 from ctrbench.kafka.reading import read_all, watermarks
 from ctrbench.pipeline import settings_env
-from ctrbench.producer.runner import build_schedule
+from ctrbench.producer.resume import earlier_start, remaining_events
+from ctrbench.producer.runner import build_schedule, send_unpaced
 from ctrbench.schema import NS_PER_S
 from ctrbench.settings import LoadSettings, load
 
@@ -74,3 +76,23 @@ def test_killed_producer_restarts_and_the_topic_holds_its_schedule_once(kafka_se
     else:
         assert sum(topic.values()) == before + 10_000 and set(topic) == set(schedule)
         assert report["already_in_topic"] == 0
+
+
+def test_a_recreated_producer_pod_reads_its_start_time_from_the_topic(kafka_settings, postgres_settings):
+    """The StatefulSet case: the restarted pod is given no start time. Events 500-599 of producer 1 are in the
+    topic (not its first: a restart finds whatever got through); the start comes back to the nanosecond."""
+    load_settings = load(LoadSettings, events_per_producer=2_000, duration_seconds=10, distribution="normal", seed=23)
+    cat = catalog.generate(load_settings.seed, load_settings.num_campaigns, load_settings.ads_per_campaign)
+    base = (time.time_ns() // (10 * NS_PER_S) - 1) * 10 * NS_PER_S
+    start = base + 1_234_567_891
+
+    def find(producer_id: int) -> int | None:
+        return earlier_start(kafka_settings, load_settings, producer_id, cat, base, 10)
+
+    assert find(1) is None  # an empty topic: a fresh start
+    events = build_schedule(load_settings, 1, cat, start, base, 10).events
+    keep = np.ones(len(events), dtype=bool)
+    keep[500:600] = False
+    assert send_unpaced(kafka_settings, "throughput", remaining_events(events, keep)) == (100, 0)
+    assert find(1) == start
+    assert find(0) is None  # producer 0 has no events there: another producer's never match

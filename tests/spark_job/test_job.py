@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.request import urlopen
 
 import pytest
 from confluent_kafka import Producer
+from prometheus_client.parser import text_string_to_metric_families
 
+from ctrbench.embedded.process import free_port
 from ctrbench.kafka.reading import read_all, watermarks
 from ctrbench.latency.results import collect_results
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.schema import NS_PER_S
 from ctrbench.spark_job.job import start
+from ctrbench.spark_job.metrics import SparkMetricsPositions, spark_job_running
 from tests.jobs import HAND_MADE_CELLS, check_hand_made, hand_made_records
 
 pytestmark = pytest.mark.integration
@@ -34,10 +38,13 @@ def test_window_results_are_exact(kafka_settings, job_settings, parallelism):
     for r in records:
         producer.produce(kafka_settings.events_topic, r, partition=0)
     assert producer.flush(10) == 0
-    job = job_settings.model_copy(update={"parallelism": parallelism, "base_time_ns": base})
+    job = job_settings.model_copy(update={"parallelism": parallelism, "base_time_ns": base,
+                                          "job_metrics_port": free_port()})
+    metrics_url = f"http://127.0.0.1:{job.job_metrics_port}/metrics"
 
     handle = start(kafka_settings, job)
     try:
+        assert spark_job_running(metrics_url)  # what the producers' start barrier waits for
         send_end_of_run(kafka_settings, base, base + 15 * S, 10, job.watermark_delay_ms)
         got = collect_results(kafka_settings, HAND_MADE_CELLS, 90, base, 10)
         rejected = [json.loads(m.value()) for m in read_all(kafka_settings, kafka_settings.rejected_topic)]
@@ -46,8 +53,16 @@ def test_window_results_are_exact(kafka_settings, job_settings, parallelism):
         while handle.read() != {p: end - 1 for p, end in ends.items()}:  # every record read, markers included
             assert time.monotonic() < deadline, (handle.read(), ends)
             time.sleep(0.2)
+        # The same positions on /metrics, for the live monitor in a cluster; the counters as the listener saw them.
+        assert SparkMetricsPositions(metrics_url).read() == handle.read()
+        served = {s.name: s.value for f in text_string_to_metric_families(urlopen(metrics_url).read().decode())
+                  for s in f.samples}
+        assert served["ctr_spark_micro_batches_total"] == handle.batches >= 2
+        assert served["ctr_spark_input_rows_total"] == len(records) + 3  # and one marker per partition
+        assert served["ctr_spark_late_rows_dropped_total"] == 0
     finally:
         handle.stop()
 
     check_hand_made(got, rejected, reasons, base)
-    assert handle.batches >= 2 and handle.late_rows_dropped == 0
+    assert handle.late_rows_dropped == 0
+    assert not spark_job_running(metrics_url)  # stopped: nothing serves any more

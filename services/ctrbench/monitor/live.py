@@ -48,14 +48,19 @@ class LiveMonitor:
 
     Use as a context manager, or ``start()`` / ``stop()``. ``cells`` maps
     (window_start, campaign_id) to the first result's :class:`CellLatency`. The backlog is measured
-    against ``positions`` when given (the Spark job), else against the Flink job at FLINK_REST_URL.
+    against ``positions`` when given (the Spark job in this process), else against the Spark job's /metrics
+    at SPARK_METRICS_URL or the Flink job at FLINK_REST_URL.
     """
 
     def __init__(self, kafka: KafkaSettings, settings: MonitorSettings,
                  positions: SourcePositions | None = None) -> None:
         self._kafka = kafka
         self._settings = settings
-        if positions is None and settings.flink_rest_url:
+        if positions is None and settings.spark_metrics_url:
+            from ctrbench.spark_job.metrics import SparkMetricsPositions
+
+            positions = SparkMetricsPositions(settings.spark_metrics_url)
+        elif positions is None and settings.flink_rest_url:
             positions = FlinkSourcePositions(settings.flink_rest_url, kafka.events_topic)
         self._positions = positions
         self.metrics = MonitorMetrics(with_backlog=positions is not None)

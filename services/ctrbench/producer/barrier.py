@@ -4,7 +4,8 @@ Producer pods come up at different moments (image pulls, scheduling). If each st
 on its own, the events of a late producer would lie far behind the others' in every partition: later
 than the watermark delay allows, so the job would drop them as late. Instead producer 0 waits until
 every producer pod is ready (the StatefulSet's headless service resolves to all of them; a producer is
-ready once it has read the catalog and serves /metrics) and, when given, until the Flink job runs;
+ready once it has read the catalog and serves /metrics) and, when given, until the Flink job (or the
+Spark job's queries) runs;
 then it announces the run's start a few seconds ahead as the gauge
 ``ctr_producer_run_start_time_seconds`` on its /metrics. The others read it there and all begin at
 that instant.
@@ -95,10 +96,11 @@ def _until(check: Callable[[], bool], what: str, deadline: float) -> None:
 
 
 def wait_for_start(me: PodIdentity, producers: int, metrics_port: int, announce: Callable[[float], None],
-                   wait_seconds: float, flink_rest_url: str = "") -> int:
+                   wait_seconds: float, flink_rest_url: str = "", spark_metrics_url: str = "") -> int:
     """The run's common start time (ns since epoch); producer 0 decides it and ``announce``s it (seconds).
 
-    Waits at most ``wait_seconds`` for the other producers, the Flink job and the announcement.
+    Waits at most ``wait_seconds`` for the other producers, the job (Flink's REST API or the Spark job's
+    /metrics, when given) and the announcement.
     """
     deadline = time.monotonic() + wait_seconds
     if me.ordinal == 0:
@@ -106,6 +108,11 @@ def wait_for_start(me: PodIdentity, producers: int, metrics_port: int, announce:
                f"all {producers} producers to be ready ({me.service_domain})", deadline)
         if flink_rest_url:
             _until(lambda: flink_job_running(flink_rest_url), f"a RUNNING Flink job at {flink_rest_url}", deadline)
+        if spark_metrics_url:
+            from ctrbench.spark_job.metrics import spark_job_running
+
+            _until(lambda: spark_job_running(spark_metrics_url), f"the Spark job's queries ({spark_metrics_url})",
+                   deadline)
         start_ms = (time.time_ns() + int(_LEAD_S * 1e9)) // NS_PER_MS
         announce(start_ms / 1000)
         logger.info("start barrier: every producer is ready; the run starts at %d ms", start_ms)

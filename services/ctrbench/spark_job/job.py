@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ from ctrbench.spark_job.queries import counted_events, events, rejected_output, 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["SparkJob", "connector_jars", "create_session", "main", "start"]
+__all__ = ["SparkJob", "connector_jars", "create_session", "main", "start", "stop_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,8 @@ class SparkJob:
     # Events Spark dropped as later than its watermark allows, summed over every micro-batch's progress.
     late_rows_dropped: int = 0
     batches: int = 0
+    input_rows: int = 0
+    stop_serving: Callable[[], None] | None = None  # the job's /metrics endpoint, when served
     # The events topic's next offset per partition after the latest completed micro-batch of the results query.
     _read_up_to: dict[int, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -101,10 +104,17 @@ class SparkJob:
         ends = json.loads(progress.sources[0].endOffset or "{}").get(self.topic, {}) if progress.sources else {}
         with self._lock:
             self.batches += 1
+            self.input_rows += int(progress.numInputRows)
             for op in progress.stateOperators:
                 self.late_rows_dropped += int(op.numRowsDroppedByWatermark)
             if ends:
                 self._read_up_to = {int(p): int(o) for p, o in ends.items()}
+
+    def progress_totals(self) -> dict[str, int]:
+        """Micro-batches, input rows and rows dropped as late so far (the results query)."""
+        with self._lock:
+            return {"batches": self.batches, "input_rows": self.input_rows,
+                    "late_rows_dropped": self.late_rows_dropped}
 
     def read(self) -> dict[int, int] | None:
         """Source positions for the live monitor's backlog: {partition: offset of the last record read}."""
@@ -125,13 +135,20 @@ class SparkJob:
                 query.stop()
             except Exception as exc:  # noqa: BLE001 - stopping anyway
                 logger.debug("stopping Spark query %s: %s", query.name, exc)
-        self.spark.stop()
-        if self.local:
-            _stop_driver_jvm()
+        stop_session(self.spark, self.local)
+        if self.stop_serving is not None:
+            self.stop_serving()
         if self.owns_checkpoints:
             shutil.rmtree(self.checkpoints, ignore_errors=True)
         logger.info("Spark job stopped (%d micro-batches, %d rows dropped as late)", self.batches,
                     self.late_rows_dropped)
+
+
+def stop_session(spark: SparkSession, local: bool = True) -> None:
+    """Stop ``spark``; ``local``: its driver JVM too (see :func:`_stop_driver_jvm`)."""
+    spark.stop()
+    if local:
+        _stop_driver_jvm()
 
 
 def _stop_driver_jvm() -> None:
@@ -187,13 +204,18 @@ def _mapping(spark: SparkSession, postgres: PostgresSettings) -> Any:
 
 def start(kafka: KafkaSettings, job: JobSettings, local: bool = True,
           postgres: PostgresSettings | None = None) -> SparkJob:
-    """Start the job's two queries; returns once both run. Checkpoints go to CHECKPOINT_DIR, else to a temp dir
-    removed on :meth:`SparkJob.stop`. ``postgres`` is needed when CAMPAIGN_SOURCE=postgres."""
+    """Start the job's two queries; returns once both run. ``postgres`` is needed when CAMPAIGN_SOURCE=postgres.
+
+    Checkpoints go to ``CHECKPOINT_DIR/run-<base time>``: a query restarted within the run resumes from them, a new
+    run (a new base time, topics recreated) starts afresh. Without CHECKPOINT_DIR, to a temp dir removed on
+    :meth:`SparkJob.stop`.
+    """
     if job.campaign_source == "postgres" and postgres is None:
         raise ValueError("CAMPAIGN_SOURCE=postgres needs the POSTGRES_* settings")
     spark = create_session(job, local)
     owns = not job.checkpoint_dir
-    checkpoints = Path(job.checkpoint_dir) if job.checkpoint_dir else Path(tempfile.mkdtemp(prefix="ctrbench-spark-"))
+    checkpoints = (Path(job.checkpoint_dir) / f"run-{job.base_time_ns}" if job.checkpoint_dir
+                   else Path(tempfile.mkdtemp(prefix="ctrbench-spark-")))
     handle = SparkJob(spark, [], checkpoints, owns, kafka.events_topic, local)
     spark.streams.addListener(_listener(handle))
     rows = events(spark, kafka, job)
@@ -218,6 +240,10 @@ def start(kafka: KafkaSettings, job: JobSettings, local: bool = True,
                 raise ServiceUnavailable(f"Spark query {query.name} not running after 120 s")
             time.sleep(0.2)
     logger.info("Spark job running (queries %s)", ", ".join(q.name for q in handle.queries))
+    if job.job_metrics_port:
+        from ctrbench.spark_job.metrics import serve
+
+        handle.stop_serving = serve(handle, job.job_metrics_port, job.job_metrics_addr)
     return handle
 
 

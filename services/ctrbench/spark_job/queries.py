@@ -40,10 +40,12 @@ _JSON_OPTIONS = {"mode": "PERMISSIVE", "allowUnquotedControlChars": "true", "all
 _ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
 
 
-def events(spark: SparkSession, kafka: KafkaSettings, job: JobSettings) -> DataFrame:
+def events(spark: SparkSession, kafka: KafkaSettings, job: JobSettings,
+           max_offsets_per_trigger: int | None = None) -> DataFrame:
     """The ``events`` topic as rows: the event's fields, ``campaign``, ``event_ns``, ``event_time``, ``reason``,
     and the record's ``kafka_partition``, ``kafka_offset`` and broker ``timestamp``. Records that are not JSON
-    objects are not rows (as in the Flink job)."""
+    objects are not rows (as in the Flink job). ``max_offsets_per_trigger``: a micro-batch reads at most this many
+    records (benchmarks; by default all that are there)."""
     from pyspark.sql import functions as sf
 
     reader = (spark.readStream.format("kafka")
@@ -53,6 +55,8 @@ def events(spark: SparkSession, kafka: KafkaSettings, job: JobSettings) -> DataF
               .option("kafka.isolation.level", "read_committed")
               # A topic recreated by `setup --recreate-topics` between runs must not fail the next query.
               .option("failOnDataLoss", "false"))
+    if max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", max_offsets_per_trigger)
     raw = reader.load()
     skew_ns = job.max_event_time_skew_ms * NS_PER_MS
     text = sf.col("value").cast("string")
