@@ -593,17 +593,24 @@ def bench_job(
     events: Annotated[int, typer.Option("--events", min=10_000, help="Events to pre-fill and drain")] = 2_000_000,
     parallelism: Annotated[list[int] | None, typer.Option(
         "--parallelism", help="Parallelism to measure; repeat for several")] = None,
+    impl: Annotated[list[Impl] | None, typer.Option(
+        "--impl", help="Engine to measure (flink, spark); repeat for both")] = None,
     bootstrap: Bootstrap = None,
     verbose: Verbose = False,
 ) -> None:
-    """Benchmark: events/s the CTR job drains from Kafka vs the same query over datagen (the ceiling).
+    """Benchmark: events/s the CTR job drains from Kafka vs the same aggregation over the engine's own generator
+    (Flink: datagen; Spark: rate-micro-batch), the engine's ceiling here.
 
-    Starts an embedded broker unless --bootstrap-servers is given. Default parallelism: 1 and 2.
+    Starts an embedded broker unless --bootstrap-servers is given; every engine drains the same pre-filled events.
+    Defaults: --impl flink, parallelism 1 and 2.
     """
-    from ctrbench.flink_job.bench import run_job_benchmark
+    from ctrbench.job_bench import run_job_benchmark
 
     _setup_logging(verbose)
-    typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap).render())
+    engines = [i.value for i in impl or [Impl.flink]]
+    if "none" in engines:
+        raise ConfigError("--impl none: there is no job to measure; use --impl flink or --impl spark")
+    typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap, engines).render())
 
 
 @app.command("bench-verify")
