@@ -96,3 +96,41 @@ def test_a_recreated_producer_pod_reads_its_start_time_from_the_topic(kafka_sett
     assert send_unpaced(kafka_settings, "throughput", remaining_events(events, keep)) == (100, 0)
     assert find(1) == start
     assert find(0) is None  # producer 0 has no events there: another producer's never match
+
+
+def test_a_stalled_client_is_replaced_and_the_topic_holds_the_schedule_once(monkeypatch):
+    """The client acknowledges nothing for a while (here: its broker is down for 12 s, with the stall limit set to
+    3 s), so the producer replaces it, reads what the topic holds once the broker is back, and sends only the rest.
+    In the cluster a client was seen stalled with no connection at all after the Kafka pod was recreated; the
+    replacement is the same either way. A broker of the test's own, so the session's is never stopped."""
+    import threading
+
+    from ctrbench.embedded.kafka_broker import EmbeddedKafka
+    from ctrbench.kafka.topics import ensure_topics
+    from ctrbench.producer import runner
+    from ctrbench.settings import KafkaSettings
+
+    monkeypatch.setattr(runner, "_STALL_S", 3.0)
+    load_settings = load(LoadSettings, events_per_producer=6_000, duration_seconds=6, distribution="normal", seed=31)
+    cat = catalog.generate(load_settings.seed, load_settings.num_campaigns, load_settings.ads_per_campaign)
+    with EmbeddedKafka() as broker:
+        kafka = load(KafkaSettings, kafka_bootstrap_servers=broker.bootstrap_servers, kafka_timeout_seconds=5)
+        ensure_topics(kafka)
+        start = time.time_ns() + 2 * NS_PER_S
+        base = start - start % (10 * NS_PER_S)
+
+        def outage() -> None:
+            time.sleep(5)  # about half the events sent
+            broker.halt()
+            time.sleep(12)
+            broker.resume()
+
+        fault = threading.Thread(target=outage)
+        fault.start()
+        report = runner.run_producer(kafka, load_settings, 0, cat, start, base, 10)
+        fault.join()
+        topic = Counter(m.value() for m in read_all(kafka, kafka.events_topic))
+    schedule = Counter(build_schedule(load_settings, 0, cat, start, base, 10).events.payloads)
+    assert topic == schedule  # every event of the schedule, each exactly once
+    assert report.resent_after_stall > 0 and report.delivery_errors == 0
+    assert report.acknowledged == report.scheduled == 6_000

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ctrbench.catalog import AdCatalog
 from ctrbench.errors import ServiceUnavailable
@@ -39,6 +39,15 @@ _MAX_SLEEP_S = 0.05
 # due meanwhile in one batch, at the price of at most 1 ms of schedule lag, which is measured.
 _MIN_SLEEP_S = 0.001
 _TRANSACTION_S = 0.1  # commit cadence of the exactly-once profile
+# How long the end of a run waits for the broker to acknowledge what is still queued: librdkafka's own
+# message.timeout.ms (300 s), so that an event is given up only when the client itself gives it up (a broker
+# pod being recreated takes tens of seconds). Stopped by a signal, a producer waits a minute at most.
+_FLUSH_S = 305.0
+_FLUSH_STOPPED_S = 60.0
+# A client that acknowledges nothing for this long while events wait is taken for stalled: after the Kafka pod
+# was recreated, a client was seen holding 6,152 events without a single connection to the new broker until
+# they timed out. It is then replaced (see _resend_missing).
+_STALL_S = 30.0
 
 
 @dataclass
@@ -62,6 +71,8 @@ class ProducerReport:
     # Events of the schedule found in the topic at start (a restarted producer): counted as acknowledged,
     # not sent again.
     already_in_topic: int = 0
+    # Events sent again by a new client after the first one stalled (the topic lacked them): each exactly once.
+    resent_after_stall: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,16 +231,73 @@ def run_producer(kafka: KafkaSettings, load: LoadSettings, producer_id: int, cat
             last_gauges, sent_at_last_gauges = mono, sent
     if transactional:
         producer.commit_transaction()
-    remaining = producer.flush(60)
+    deadline = time.monotonic() + (_FLUSH_STOPPED_S if stop.is_set() else _FLUSH_S)
+    remaining = _flush(producer, deadline)
+    acknowledged, errors, resent = already + sent - deliveries.errors - remaining, deliveries.errors + remaining, 0
+    first_error = deliveries.first_error
+    if remaining and not transactional and not stop.is_set() and time.monotonic() < deadline:
+        logger.warning("producer %d: %d events unacknowledged and none acknowledged for %.0f s: replacing the Kafka "
+                       "client and sending what the topic lacks", producer_id, remaining, _STALL_S)
+        producer.purge()
+        producer.poll(0)
+        del producer  # closes the stalled client before the topic is read
+        acknowledged, errors, resent, first_error = _resend_missing(kafka, load.producer_profile, producer_id,
+                                                                    schedule.events, deadline, metrics)
     elapsed = time.monotonic() - t0
-    report = _report(producer_id, events, sent, deliveries, remaining, start_time_ns, elapsed, lag_ns, already)
+    report = _report(producer_id, events, sent, first_error, acknowledged, errors, start_time_ns,
+                     elapsed, lag_ns, already, resent)
     logger.info("producer %d: sent %d, acknowledged %d, p99 schedule lag %.1f ms%s", producer_id, report.sent,
                 report.acknowledged, report.lag_ms_p99, " (stopped early)" if report.interrupted else "")
     return report
 
 
-def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Deliveries, remaining: int,
-            start_time_ns: int, elapsed: float, lag_ns: np.ndarray, already: int = 0) -> ProducerReport:
+def _flush(producer: Producer, deadline: float) -> int:
+    """Serve deliveries until everything queued is acknowledged, ``deadline`` (monotonic) passes, or nothing has
+    been acknowledged for _STALL_S; returns how many events are still unacknowledged."""
+    remaining, progress_at = len(producer), time.monotonic()
+    while remaining:
+        left = producer.flush(1.0)
+        now = time.monotonic()
+        if left < remaining:
+            progress_at = now
+        remaining = left
+        if now >= deadline or now - progress_at >= _STALL_S:
+            break
+    return remaining
+
+
+def _resend_missing(kafka: KafkaSettings, profile: str, producer_id: int, schedule: EventBatch, deadline: float,
+                    metrics: ProducerMetrics | None) -> tuple[int, int, int, str | None]:
+    """After a stalled client was closed: wait for the broker, read which events of ``schedule`` the topic holds
+    (resume's exact match, so none is sent twice), send the others with a new client and wait for them.
+
+    Returns (events of the schedule acknowledged, events given up, events sent again, the first delivery error).
+    """
+    from ctrbench.producer.resume import already_in_topic, remaining_events
+
+    while True:
+        try:
+            found = already_in_topic(kafka, schedule)
+            break
+        except (KafkaException, ServiceUnavailable) as exc:
+            if time.monotonic() >= deadline:
+                raise ServiceUnavailable(f"producer {producer_id}: the broker did not come back to read "
+                                         f"{kafka.events_topic}: {exc}") from None
+            time.sleep(1.0)
+    missing = remaining_events(schedule, found)
+    logger.info("producer %d: %d of its %d events are in %s; sending the other %d with a new client", producer_id,
+                int(found.sum()), len(schedule), kafka.events_topic, len(missing))
+    deliveries = _Deliveries(metrics)
+    producer, _transactional = _new_producer(kafka, profile, producer_id, deliveries)
+    _produce_range(producer, kafka.events_topic, missing, 0, len(missing))
+    left = _flush(producer, max(deadline, time.monotonic() + _STALL_S))
+    return (int(found.sum()) + len(missing) - deliveries.errors - left, deliveries.errors + left, len(missing),
+            deliveries.first_error)
+
+
+def _report(producer_id: int, events: EventBatch, sent: int, first_error: str | None, acknowledged: int,
+            errors: int, start_time_ns: int, elapsed: float, lag_ns: np.ndarray, already: int = 0,
+            resent: int = 0) -> ProducerReport:
     lag_ms = lag_ns[:sent] / 1e6 if sent else np.zeros(1)
     counts = np.bincount(events.event_type_idx[:sent], minlength=len(EVENT_TYPES))
     p99 = float(np.percentile(lag_ms, 99))
@@ -237,8 +305,8 @@ def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Delive
         producer_id=producer_id,
         scheduled=len(events) + already,
         sent=sent,
-        acknowledged=already + sent - deliveries.errors - remaining,
-        delivery_errors=deliveries.errors + remaining,
+        acknowledged=acknowledged,
+        delivery_errors=errors,
         by_event_type={name: int(c) for name, c in zip(EVENT_TYPES, counts, strict=True)},
         start_time_ns=start_time_ns,
         elapsed_seconds=round(elapsed, 3),
@@ -247,8 +315,9 @@ def _report(producer_id: int, events: EventBatch, sent: int, deliveries: _Delive
         lag_ms_max=round(float(lag_ms.max()), 3),
         saturated=p99 > SATURATION_LAG_MS,
         interrupted=sent < len(events),
-        first_error=deliveries.first_error,
+        first_error=first_error,
         already_in_topic=already,
+        resent_after_stall=resent,
     )
 
 
