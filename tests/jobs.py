@@ -6,6 +6,7 @@ by the end-of-run marker) are written once here; tests/flink_job and tests/spark
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,7 +17,7 @@ from ctrbench.producer.events import encode_event
 from ctrbench.schema import NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings
 
-__all__ = ["ENGINES", "HAND_MADE_CELLS", "check_hand_made", "hand_made_records", "start_job"]
+__all__ = ["ENGINES", "HAND_MADE_CELLS", "check_hand_made", "hand_made_records", "start_job", "write_hand_made"]
 
 ENGINES = ("flink", "spark")
 AD = "11111111-1111-4111-8111-111111111111"
@@ -72,6 +73,21 @@ def hand_made_records(base: int) -> tuple[list[bytes], dict[int, str]]:
 
 
 HAND_MADE_CELLS = {(0, 1), (0, 2), (1, 1)}
+
+
+def write_hand_made(kafka: KafkaSettings) -> tuple[int, list[bytes], dict[int, str]]:
+    """Write the hand-made records to partition 0 of ``events``, their base time a minute ago (event times close
+    to broker time); returns (base, records, rejected reasons by offset)."""
+    from confluent_kafka import Producer
+
+    now = time.time_ns()
+    base = now - now % (10 * S) - 60 * S
+    records, reasons = hand_made_records(base)
+    producer = Producer({"bootstrap.servers": kafka.kafka_bootstrap_servers})
+    for r in records:
+        producer.produce(kafka.events_topic, r, partition=0)
+    assert producer.flush(10) == 0
+    return base, records, reasons
 
 
 def check_hand_made(got, rejected: list[dict], reasons: dict[int, str], base: int) -> None:  # type: ignore[no-untyped-def]

@@ -7,11 +7,9 @@ guarantee; malformed events are skipped, listed in the rejected topic, and never
 from __future__ import annotations
 
 import json
-import time
 from urllib.request import urlopen
 
 import pytest
-from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.flink_job.job import connector_jars, submit, wait_running
@@ -19,7 +17,7 @@ from ctrbench.kafka.reading import read_all
 from ctrbench.latency.results import collect_results
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.schema import NS_PER_S
-from tests.jobs import HAND_MADE_CELLS, check_hand_made, hand_made_records
+from tests.jobs import HAND_MADE_CELLS, check_hand_made, write_hand_made
 
 pytestmark = pytest.mark.integration
 
@@ -29,13 +27,7 @@ S = NS_PER_S
 @pytest.mark.parametrize(("parallelism", "guarantee"), [(1, "at-least-once"), (2, "at-least-once"),
                                                          (1, "exactly-once")])
 def test_window_results_are_exact(kafka_settings, job_settings, pushgateway, parallelism, guarantee):
-    now = time.time_ns()
-    base = now - now % (10 * S) - 60 * S  # a minute ago: event times close to broker time
-    records, reasons = hand_made_records(base)
-    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
-    for r in records:
-        producer.produce(kafka_settings.events_topic, r, partition=0)
-    assert producer.flush(10) == 0
+    base, _records, reasons = write_hand_made(kafka_settings)
     job = job_settings.model_copy(update={"parallelism": parallelism, "delivery_guarantee": guarantee,
                                           "flink_pushgateway": pushgateway, "base_time_ns": base})
 

@@ -12,7 +12,6 @@ import time
 from urllib.request import urlopen
 
 import pytest
-from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.embedded.process import free_port
@@ -22,7 +21,7 @@ from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.schema import NS_PER_S
 from ctrbench.spark_job.job import start
 from ctrbench.spark_job.metrics import SparkMetricsPositions, spark_job_running
-from tests.jobs import HAND_MADE_CELLS, check_hand_made, hand_made_records
+from tests.jobs import HAND_MADE_CELLS, check_hand_made, write_hand_made
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +30,7 @@ S = NS_PER_S
 
 @pytest.mark.parametrize("parallelism", [1, 2])
 def test_window_results_are_exact(kafka_settings, job_settings, parallelism):
-    now = time.time_ns()
-    base = now - now % (10 * S) - 60 * S  # a minute ago: event times close to broker time
-    records, reasons = hand_made_records(base)
-    producer = Producer({"bootstrap.servers": kafka_settings.kafka_bootstrap_servers})
-    for r in records:
-        producer.produce(kafka_settings.events_topic, r, partition=0)
-    assert producer.flush(10) == 0
+    base, records, reasons = write_hand_made(kafka_settings)
     job = job_settings.model_copy(update={"parallelism": parallelism, "base_time_ns": base,
                                           "job_metrics_port": free_port()})
     metrics_url = f"http://127.0.0.1:{job.job_metrics_port}/metrics"
