@@ -70,7 +70,7 @@ soak: run-deps ## Soak: 10 minutes at 60,000 events/s; memory flat, latency stab
 test: test-deps ## Run the whole test suite, the local Kubernetes cluster's end-to-end run included
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-images: run-deps ## Build both images (on stand-in bases when no registry is reachable: make images ARGS=--standins)
+images: run-deps ## Build the images (ARGS="--spark" adds the Spark one; "--standins" when no registry is reachable)
 	eval "$$(k8s/docker.sh start)" && k8s/build-images.sh $(ARGS)
 
 cluster-up: $(HELM) ## Start the local single-node Kubernetes cluster (builds it the first time)

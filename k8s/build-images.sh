@@ -2,14 +2,17 @@
 # Builds the project's images from the repository root:
 #   ctrbench/producer:TAG   Dockerfile.producer (producers, latency report, setup)
 #   ctrbench/flink:TAG      Dockerfile.flink (Flink 2.2.1 + PyFlink + connectors + the CTR job)
+#   ctrbench/spark:TAG      Dockerfile.spark (Spark 4.1.1 + its Kafka connector + the CTR job), with --spark
 #
-#   k8s/build-images.sh [--standins] [--tag TAG]
+#   k8s/build-images.sh [--standins] [--spark] [--tag TAG]
 #
 #   --tag TAG     image tag (default: appVersion of helm/Chart.yaml, the tag the chart uses by default)
+#   --spark       also the Spark image (engine=spark)
 #   --standins    for machines that cannot pull from a registry: build the stand-in base images first
 #                 (k8s/standins/build.sh, cached) and build FROM them instead of the official images
-#                 (python:3.11.11-slim-bookworm, flink:2.2.1-java17, maven:3.9.9-eclipse-temurin-17),
-#                 with --network=host so the builds download from PyPI, Debian and Maven Central.
+#                 (python:3.11.11-slim-bookworm, flink:2.2.1-java17, maven:3.9.9-eclipse-temurin-17,
+#                 apache/spark:4.1.1-...), with --network=host so the builds download from PyPI, Debian and
+#                 Maven Central.
 # Starts a private dockerd if none answers (k8s/docker.sh; it is left running). Builds run at low priority.
 source "$(dirname "$0")/lib.sh"
 K8S=$(cd "$(dirname "$0")" && pwd)
@@ -18,13 +21,15 @@ ROOT=$(dirname "$K8S")
 source "$K8S/standins/images.sh"
 need docker
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 standins=false
+spark=false
 tag=
 while (($#)); do
   case $1 in
     --standins) standins=true ;;
+    --spark) spark=true ;;
     --tag) (($# >= 2)) || die "--tag needs a value"; tag=$2; shift ;;
     --tag=*) tag=${1#--tag=} ;;
     -h|--help) usage; exit 0 ;;
@@ -43,9 +48,14 @@ total_start=$SECONDS
 network=()
 bases=()   # NAME=IMAGE for the Dockerfiles' base-image arguments; empty: their defaults
 if [[ $standins == true ]]; then
-  "$K8S/standins/build.sh"
+  # The bases of the images built here, and what a deployment of them needs besides (kafka, postgres, and the
+  # monitoring of k8s/e2e.sh); the Spark operator's image is built by k8s/install-spark-operator.sh.
+  wanted=(python jre maven flink kafka postgres prometheus pushgateway)
+  [[ $spark == true ]] && wanted+=(spark)
+  "$K8S/standins/build.sh" "${wanted[@]}"
   network=(--network=host)
-  bases=("PYTHON_IMAGE=${STANDIN_TAG[python]}" "FLINK_IMAGE=${STANDIN_TAG[flink]}" "MAVEN_IMAGE=${STANDIN_TAG[maven]}")
+  bases=("PYTHON_IMAGE=${STANDIN_TAG[python]}" "FLINK_IMAGE=${STANDIN_TAG[flink]}" "MAVEN_IMAGE=${STANDIN_TAG[maven]}"
+         "SPARK_IMAGE=${STANDIN_TAG[spark]}")
 fi
 
 # build_image <dockerfile> <image>
@@ -74,4 +84,9 @@ build_image() {
 
 build_image Dockerfile.producer "ctrbench/producer:$tag"
 build_image Dockerfile.flink "ctrbench/flink:$tag"
-log "images ctrbench/producer:$tag and ctrbench/flink:$tag ready in $((SECONDS - total_start)) s"
+built="ctrbench/producer:$tag and ctrbench/flink:$tag"
+if [[ $spark == true ]]; then
+  build_image Dockerfile.spark "ctrbench/spark:$tag"
+  built="ctrbench/producer:$tag, ctrbench/flink:$tag and ctrbench/spark:$tag"
+fi
+log "images $built ready in $((SECONDS - total_start)) s"

@@ -10,8 +10,12 @@
 #
 # Environment: NS (ctr), RELEASE (ctr), OUT (directory for the report, pod list and dashboard check; default
 # a temp dir), FLINK_MODE (standalone | operator), KEEP_CLUSTER (1: leave the cluster up), SECOND_RUN (1: then
-# start a second, shorter run with `ctrbench cluster start` and check it too), CTRBENCH (the ctrbench command),
-# HELM_SET (extra --set pairs, space-separated).
+# start a second, shorter run with `ctrbench cluster start` and check it too), FAULTS (1: then three runs with
+# one fault each, mid-run: a producer pod, the TaskManager pod, the Kafka pod deleted; their reports in
+# $OUT/fault-*, the times in $OUT/faults.tsv), SPARK_RUN (1: then the release uninstalled, the Kubeflow Spark
+# Operator installed (k8s/install-spark-operator.sh) and the chart installed again with engine=spark in SPARK_NS
+# (default $NS-spark), its run checked; the report in $OUT/spark), CTRBENCH (the ctrbench command), HELM_SET
+# (extra --set pairs, space-separated).
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROVIDER=${PROVIDER:-local}
@@ -31,9 +35,14 @@ case $PROVIDER in
     "$ROOT/k8s/local/cluster.sh" up
     eval "$("$ROOT/k8s/local/cluster.sh" env)"  # KUBECONFIG and PATH (kubectl, helm)
     eval "$("$ROOT/k8s/docker.sh" start)"
-    "$ROOT/k8s/build-images.sh" --standins --tag "$TAG"
     images=("ctrbench/producer:$TAG" "ctrbench/flink:$TAG" ctrbench-standin/kafka:4.1.1 ctrbench-standin/postgres:16
             ctrbench-standin/prometheus:v3 ctrbench-standin/pushgateway:v1)
+    if [[ ${SPARK_RUN:-0} == 1 ]]; then
+      "$ROOT/k8s/build-images.sh" --standins --spark --tag "$TAG"
+      images+=("ctrbench/spark:$TAG")
+    else
+      "$ROOT/k8s/build-images.sh" --standins --tag "$TAG"
+    fi
     "$ROOT/k8s/local/cluster.sh" load "${images[@]}"
     "$ROOT/k8s/docker.sh" stop  # the images are in the node now; stops only a daemon docker.sh started
     values=(-f "$ROOT/helm/ci/04-local-cluster-values.yaml")
@@ -45,8 +54,13 @@ case $PROVIDER in
     CLUSTER=${CLUSTER:-ctr}
     kind get clusters | grep -qx "$CLUSTER" || kind create cluster --config "$ROOT/k8s/kind-cluster.yaml" --name "$CLUSTER"
     [[ $FLINK_MODE == operator ]] && "$ROOT/k8s/install-operators.sh"
-    "$ROOT/k8s/build-images.sh" --tag "$TAG"
-    kind load docker-image --name "$CLUSTER" "ctrbench/producer:$TAG" "ctrbench/flink:$TAG"
+    if [[ ${SPARK_RUN:-0} == 1 ]]; then
+      "$ROOT/k8s/build-images.sh" --spark --tag "$TAG"
+      kind load docker-image --name "$CLUSTER" "ctrbench/producer:$TAG" "ctrbench/flink:$TAG" "ctrbench/spark:$TAG"
+    else
+      "$ROOT/k8s/build-images.sh" --tag "$TAG"
+      kind load docker-image --name "$CLUSTER" "ctrbench/producer:$TAG" "ctrbench/flink:$TAG"
+    fi
     values=()
     PROMETHEUS_IMAGE=prom/prometheus:v3.5.0 PUSHGATEWAY_IMAGE=prom/pushgateway:v1.10.0 PULL_POLICY=IfNotPresent
     ;;
@@ -58,9 +72,12 @@ need kubectl helm
 debug_and_show_logs() {
   log "failed after $((SECONDS - started)) s; pods, events and logs follow"
   kubectl get pods -A -o wide || true
-  kubectl -n "$NS" get events --sort-by=.lastTimestamp | tail -40 || true
-  for pod in $(kubectl -n "$NS" get pods -o name 2>/dev/null); do
-    kubectl -n "$NS" logs "$pod" --all-containers --tail=30 --prefix 2>/dev/null | tail -60 || true
+  local ns
+  for ns in "$NS" ${SPARK_NS:+"$SPARK_NS"}; do
+    kubectl -n "$ns" get events --sort-by=.lastTimestamp | tail -40 || true
+    for pod in $(kubectl -n "$ns" get pods -o name 2>/dev/null); do
+      kubectl -n "$ns" logs "$pod" --all-containers --tail=30 --prefix 2>/dev/null | tail -60 || true
+    done
   done
 }
 trap debug_and_show_logs ERR
@@ -92,11 +109,11 @@ sets=(--set "flink.mode=$FLINK_MODE" --set "monitoring.pushgateway.url=pushgatew
 for pair in ${HELM_SET:-}; do sets+=(--set "$pair"); done
 helm install "$RELEASE" "$ROOT/helm" -n "$NS" "${values[@]}" "${sets[@]}"
 
-check_run() {  # <name>: follow the run, fetch its report, fail unless every cell verified
-  local name=$1
+check_run() {  # <name> [namespace]: follow the run, fetch its report, fail unless every cell verified
+  local name=$1 ns=${2:-$NS}
   mkdir -p "$OUT/$name"
-  "$CTRBENCH" cluster follow -n "$NS" --release "$RELEASE" --timeout "${RUN_TIMEOUT:-1500}"
-  "$CTRBENCH" cluster report -n "$NS" --release "$RELEASE" --output-dir "$OUT/$name" | tee "$OUT/$name/verdict.txt"
+  "$CTRBENCH" cluster follow -n "$ns" --release "$RELEASE" --timeout "${RUN_TIMEOUT:-1500}"
+  "$CTRBENCH" cluster report -n "$ns" --release "$RELEASE" --output-dir "$OUT/$name" | tee "$OUT/$name/verdict.txt"
 }
 run1_started=$SECONDS
 check_run run-1
@@ -132,6 +149,102 @@ if [[ ${SECOND_RUN:-0} == 1 ]]; then
 fi
 
 kubectl -n "$NS" get pods -o wide | tee "$OUT/pods.txt"
+
+# The run's start (ms since epoch) as producer 0 announced it, once it has.
+run_start_ms() {
+  kubectl -n "$NS" logs "$RELEASE-producer-0" 2>/dev/null | sed -nE 's/.*the run starts at ([0-9]+) ms.*/\1/p' | tail -1
+}
+
+# Whether every task of the Flink job runs (a RUNNING job may still wait for slots), through the API server's
+# service proxy to Flink's REST API.
+flink_tasks_running() {
+  local service overview total running
+  if [[ $FLINK_MODE == standalone ]]; then service="$RELEASE-flink-jobmanager:rest"; else service="$RELEASE-flink-rest:rest"; fi
+  overview=$(kubectl get --raw "/api/v1/namespaces/$NS/services/$service/proxy/jobs/overview" 2>/dev/null) || return 1
+  total=$(sed -nE 's/.*"total":([0-9]+).*/\1/p' <<<"$overview")
+  running=$(sed -nE 's/.*"running":([0-9]+).*/\1/p' <<<"$overview")
+  [[ $overview == *'"state":"RUNNING"'* && -n $total && $total == "$running" ]]
+}
+
+pod_ready() {  # <pod>: exists, is not the one deleted (uid), and is Ready
+  local uid
+  uid=$(kubectl -n "$NS" get pod "$1" -o jsonpath='{.metadata.uid}' 2>/dev/null) || return 1
+  [[ -n $uid && $uid != "$2" ]] || return 1
+  kubectl -n "$NS" get pod "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' | grep -q True
+}
+
+# inject_fault <name> <pod>: once the run has sent for FAULT_AFTER_S seconds, delete <pod> and wait until what
+# it ran works again: a producer or the broker pod Ready again, the Flink job RUNNING again. Appends
+# "<name> <pod> <seconds into the run> <seconds to recover>" to $OUT/faults.tsv.
+inject_fault() {
+  local name=$1 pod=$2 start_ms="" uid deleted recovered
+  local deadline=$((SECONDS + 600))
+  until [[ -n $start_ms ]]; do
+    (( SECONDS < deadline )) || die "fault $name: the run did not start within 600 s"
+    sleep 2
+    start_ms=$(run_start_ms)
+  done
+  while (( $(date +%s%3N) < start_ms + ${FAULT_AFTER_S:-15} * 1000 )); do sleep 0.5; done
+  uid=$(kubectl -n "$NS" get pod "$pod" -o jsonpath='{.metadata.uid}')
+  deleted=$(date +%s%3N)
+  log "fault $name: deleting pod $pod, $(( (deleted - start_ms) / 1000 )) s into the run"
+  kubectl -n "$NS" delete pod "$pod" --wait=false >/dev/null
+  case $name in
+    taskmanager)
+      # The JobManager notices the lost TaskManager, the Deployment starts another, the job restarts on it.
+      local noticed=$((SECONDS + 120))
+      while flink_tasks_running; do
+        (( SECONDS < noticed )) || die "fault $name: the Flink job ran on as if nothing happened for 120 s"
+        sleep 0.5
+      done
+      WAIT_INTERVAL=1 wait_for 600 "every task of the Flink job running again" flink_tasks_running ;;
+    *)
+      WAIT_INTERVAL=1 wait_for 600 "pod $pod recreated and Ready" pod_ready "$pod" "$uid" ;;
+  esac
+  recovered=$(date +%s%3N)
+  printf '%s\t%s\t%s\t%s\n' "$name" "$pod" "$(( (deleted - start_ms) / 1000 ))" \
+    "$(awk -v ms=$((recovered - deleted)) 'BEGIN { printf "%.1f", ms / 1000 }')" >>"$OUT/faults.tsv"
+}
+
+if [[ ${FAULTS:-0} == 1 ]]; then
+  : >"$OUT/faults.tsv"
+  # name | pod deleted | the run's Flink settings (exactly-once: results visible once, from checkpoints)
+  for fault in "producer|$RELEASE-producer-0|" \
+               "taskmanager|taskmanager|--delivery-guarantee exactly-once" \
+               "kafka|$RELEASE-kafka-0|--delivery-guarantee exactly-once"; do
+    IFS='|' read -r name pod flink_args <<<"$fault"
+    log "fault run: $name"
+    # shellcheck disable=SC2086  # flink_args is a list of options
+    "$CTRBENCH" cluster start -n "$NS" --release "$RELEASE" --num-producers 2 --events-per-producer 15000 \
+      --duration 30 --checkpoint-interval-ms "${FAULT_CHECKPOINT_MS:-2000}" $flink_args
+    if [[ $pod == taskmanager ]]; then
+      pod=$(kubectl -n "$NS" get pods -l ctrbench.io/flink-role=taskmanager -o jsonpath='{.items[0].metadata.name}')
+    fi
+    inject_fault "$name" "$pod" &
+    fault_pid=$!
+    check_run "fault-$name"
+    wait "$fault_pid" || die "fault $name: injecting it failed (above)"
+  done
+  column -t "$OUT/faults.tsv" >&2
+fi
+
+if [[ ${SPARK_RUN:-0} == 1 ]]; then
+  # A release of its own in a namespace of its own; the Flink release makes room first (a 2-core node holds one).
+  SPARK_NS=${SPARK_NS:-$NS-spark}
+  log "the chart with engine=spark in $SPARK_NS: the Spark operator, helm install, a run"
+  helm uninstall "$RELEASE" -n "$NS" --wait >/dev/null
+  if kubectl get namespace "$SPARK_NS" >/dev/null 2>&1; then
+    kubectl delete namespace "$SPARK_NS" --wait=true --timeout=300s >/dev/null
+  fi
+  kubectl create namespace "$SPARK_NS" >/dev/null
+  JOB_NAMESPACES=$SPARK_NS PROVIDER=$PROVIDER "$ROOT/k8s/install-spark-operator.sh"
+  if [[ $PROVIDER == local ]]; then "$ROOT/k8s/docker.sh" stop; fi  # it built the controller's image
+  helm install "$RELEASE" "$ROOT/helm" -n "$SPARK_NS" "${values[@]}" "${sets[@]}" --set engine=spark \
+    --set run.numProducers=2 --set run.eventsPerProducer=10000 --set run.durationSeconds=20 >/dev/null
+  check_run spark "$SPARK_NS"
+  kubectl -n "$SPARK_NS" get sparkapplication -o wide | tee "$OUT/spark/sparkapplication.txt"
+  kubectl -n "$SPARK_NS" get pods -o wide >"$OUT/spark/pods.txt"
+fi
 log "end-to-end run passed in $((SECONDS - started)) s; report in $OUT"
 
 if [[ ${KEEP_CLUSTER:-1} == 0 ]]; then

@@ -9,13 +9,14 @@ need() {
   for cmd in "$@"; do command -v "$cmd" >/dev/null || die "$cmd is required on PATH"; done
 }
 
-# wait_for <seconds> <description> <command...>: retry the command until it succeeds.
+# wait_for <seconds> <description> <command...>: retry the command (every WAIT_INTERVAL s, default 5) until it
+# succeeds.
 wait_for() {
   local timeout=$1 what=$2; shift 2
   local deadline=$((SECONDS + timeout))
   until "$@" >/dev/null 2>&1; do
     (( SECONDS < deadline )) || die "timed out after ${timeout}s waiting for ${what}"
-    sleep 5
+    sleep "${WAIT_INTERVAL:-5}"
   done
   log "ready: ${what}"
 }
@@ -76,4 +77,16 @@ stop_pid() {
     sleep 0.2
   done
   log "stopped $name ($pid)"
+}
+
+# The Kubeflow Spark Operator (engine=spark): its Go module holds the controller's source, its Helm chart and CRDs.
+SPARK_OPERATOR_VERSION=${SPARK_OPERATOR_VERSION:-v2.4.0}
+
+# spark_operator_module: download the operator's module into the Go module cache (once); prints its directory.
+spark_operator_module() {
+  local out
+  need go
+  out=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "github.com/kubeflow/spark-operator/v2@$SPARK_OPERATOR_VERSION") \
+    || return 1
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$out"
 }

@@ -124,3 +124,21 @@ Rules across values, which values.schema.json cannot express; the same rules the
 {{- fail (printf "run.watermarkDelayMs=%v is larger than the window (run.windowSeconds=%d): it must be at most %d" $r.watermarkDelayMs $w (mul $w 1000)) }}
 {{- end }}
 {{- end }}
+
+{{/* The init container that creates the topics (idempotent) before a job's sources need them (Flink's JobManager,
+the Spark driver). */}}
+{{- define "ctr.topicsInitContainer" -}}
+- name: topics
+  image: {{ include "ctr.image" (dict "image" .Values.image.producer "root" .) }}
+  imagePullPolicy: {{ .Values.image.producer.pullPolicy }}
+  args: [setup, --no-db]
+  env:
+    {{- include "ctr.env" . | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    requests: {cpu: 50m, memory: 128Mi}
+    limits: {memory: 256Mi}
+  volumeMounts:
+    {{- include "ctr.volumeMounts" . | nindent 4 }}
+{{- end }}

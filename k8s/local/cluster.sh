@@ -2,6 +2,7 @@
 # A real single-node Kubernetes on this machine, from parts the registries serve (Go module proxy, Debian),
 # with nothing pulled from any container registry and no traffic leaving the machine.
 #
+#   k8s/local/cluster.sh deps             install the Debian packages that build and run it (only those missing)
 #   k8s/local/cluster.sh build            build (cached) the Kubernetes binaries, CoreDNS, the local-path
 #                                         provisioner, a static pause, and their images (Docker)
 #   k8s/local/cluster.sh up               start it all (builds first if needed); quick when already up
@@ -992,6 +993,7 @@ main() {
   local command=${1:-}
   shift || true
   case $command in
+    deps) require_root deps; "$K8S/install-packages.sh" "${APT_PACKAGES[@]}" "${BUILD_PACKAGES[@]}" ;;
     build) cmd_build ;;
     up) cmd_up ;;
     down) cmd_down "$@" ;;

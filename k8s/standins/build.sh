@@ -3,9 +3,9 @@
 # pull from a container registry: each is made from Debian packages, PyPI or Maven Central and keeps the
 # contract of the official image it replaces (see the header of each Dockerfile).
 #
-#   k8s/standins/build.sh [--force] [NAME...]     NAME: python jre maven flink kafka postgres prometheus
-#                                                 pushgateway (default: all); the images a NAME is built
-#                                                 FROM are built first
+#   k8s/standins/build.sh [--force] [NAME...]     NAME: python jre maven flink spark spark-operator kafka
+#                                                 postgres prometheus pushgateway (default: all); the images
+#                                                 a NAME is built FROM are built first
 #
 # Cached: an image whose inputs are unchanged is skipped. The inputs are the files of its directory,
 # the images it is built FROM and, for kafka, the broker jars; their hash is stored in the image's label
@@ -81,6 +81,23 @@ prometheus_binary() {
   echo "$dir/prometheus"
 }
 
+# The Kubeflow Spark Operator's controller built from its Go module, once, into the ctrbench cache. Its go.mod has
+# replace directives, so `go install module@version` refuses; it is built inside the downloaded module instead.
+spark_operator_binary() {
+  local dir=${CTRBENCH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrbench}/spark-operator-$SPARK_OPERATOR_VERSION
+  local module
+  if [[ ! -x $dir/spark-operator ]]; then
+    need go
+    log "spark-operator $SPARK_OPERATOR_VERSION: go build from the module proxy (first run only, about 2 minutes)" >&2
+    module=$(spark_operator_module) || die "could not download the Spark operator's module"
+    mkdir -p "$dir"
+    (cd "$module" && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w" -o "$dir/spark-operator.partial" \
+      ./cmd/operator) >&2 || die "go build of the spark-operator $SPARK_OPERATOR_VERSION failed"
+    mv "$dir/spark-operator.partial" "$dir/spark-operator"
+  fi
+  echo "$dir/spark-operator"
+}
+
 TEMP_CONTEXT=
 cleanup() { if [[ -n $TEMP_CONTEXT ]]; then rm -rf "$TEMP_CONTEXT"; fi; }
 trap cleanup EXIT
@@ -90,6 +107,14 @@ trap 'exit 143' TERM
 # set_context <name>: CONTEXT = the directory to build from (kafka: a temporary copy with the jars in libs/)
 set_context() {
   local name=$1 jars binary
+  if [[ $name == spark-operator ]]; then
+    binary=$(spark_operator_binary)
+    TEMP_CONTEXT=$(mktemp -d /tmp/ctrbench-standin-spark-operator.XXXXXX)
+    cp -a "$HERE/spark-operator/." "$TEMP_CONTEXT/"
+    cp "$binary" "$TEMP_CONTEXT/spark-operator"
+    CONTEXT=$TEMP_CONTEXT
+    return
+  fi
   if [[ $name == prometheus ]]; then
     binary=$(prometheus_binary)
     TEMP_CONTEXT=$(mktemp -d /tmp/ctrbench-standin-prometheus.XXXXXX)

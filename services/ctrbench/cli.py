@@ -61,6 +61,11 @@ class Dist(str, enum.Enum):
     normal = "normal"
 
 
+class Guarantee(str, enum.Enum):
+    at_least_once = "at-least-once"
+    exactly_once = "exactly-once"
+
+
 # Options shared by several commands. None means "not given": the environment or default decides.
 NumProducers = Annotated[int | None, typer.Option("--num-producers", help="Producer processes [NUM_PRODUCERS, 3]")]
 EventsPerProducer = Annotated[int | None, typer.Option(
@@ -749,6 +754,11 @@ def cluster_start(
     duration: Duration = None,
     distribution: Distribution = None,
     seed: Seed = None,
+    delivery_guarantee: Annotated[Guarantee | None, typer.Option(
+        "--delivery-guarantee", help="Kafka sink guarantee of the Flink job [DELIVERY_GUARANTEE]")] = None,
+    checkpoint_interval_ms: Annotated[int | None, typer.Option(
+        "--checkpoint-interval-ms", min=0, help="Flink checkpoint interval; 0 = off, exactly-once then uses 2000 "
+        "[CHECKPOINT_INTERVAL_MS]")] = None,
     kubeconfig: Kubeconfig = None,
     namespace: Namespace = None,
     release: Release = None,
@@ -765,7 +775,8 @@ def cluster_start(
     new = start_run(_release(kubeconfig, namespace, release),
                     {"num_producers": num_producers, "events_per_producer": events_per_producer,
                      "duration_seconds": duration, "distribution": distribution.value if distribution else None,
-                     "seed": seed}, echo=typer.echo)
+                     "seed": seed, "delivery_guarantee": delivery_guarantee.value if delivery_guarantee else None,
+                     "checkpoint_interval_ms": checkpoint_interval_ms}, echo=typer.echo)
     typer.echo(f"run started (base time {new['base_time_ns']})")
 
 

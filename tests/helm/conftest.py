@@ -61,3 +61,18 @@ def find(docs: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any
             and d["metadata"]["labels"].get("app.kubernetes.io/component") == component]
     assert len(hits) == 1, f"{len(hits)} {kind} for component {component}"
     return hits[0]
+
+
+@pytest.fixture(scope="session")
+def spark_crd() -> dict[str, Any]:
+    """The openAPIV3Schema of the Kubeflow Spark Operator's SparkApplication CRD, from the operator's Go module (the
+    version k8s/install-spark-operator.sh installs; downloaded into the Go module cache once)."""
+    script = "source k8s/lib.sh && spark_operator_module"
+    proc = subprocess.run(["bash", "-c", script], cwd=CHART.parent, capture_output=True, text=True, timeout=600,
+                          check=False)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        pytest.fail(f"could not download the Spark operator's module: {proc.stderr[-1000:]}")
+    crd = Path(proc.stdout.strip()) / "charts" / "spark-operator-chart" / "crds" / \
+        "sparkoperator.k8s.io_sparkapplications.yaml"
+    doc = yaml.safe_load(crd.read_text())
+    return next(v["schema"]["openAPIV3Schema"] for v in doc["spec"]["versions"] if v["name"] == "v1beta2")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -218,6 +219,10 @@ BAD_VALUES = [
     (["monitor.metricsPort=70000"], "at '/monitor/metricsPort'"),
     (["image.producer.digest=latest"], "at '/image/producer/digest'"),
     (["run.numProducer=3"], "additional properties 'numProducer' not allowed"),
+    (["engine=storm"], "at '/engine'"),
+    (["engine=spark", "spark.parallelism=0"], "at '/spark/parallelism'"),
+    (["engine=spark", "spark.driver.memory=lots"], "at '/spark/driver/memory'"),
+    (["engine=spark", "spark.checkpoints.accessMode=ReadOnlyMany"], "at '/spark/checkpoints/accessMode'"),
 ]
 
 
@@ -295,3 +300,53 @@ def test_default_requests_fit_a_two_core_node(render):
         for c in pod.get("containers", []):
             total += replicas * millicores(c.get("resources", {}).get("requests", {}).get("cpu", 0))
     assert total <= 1700, f"{total:.0f}m of CPU requested"
+
+
+def test_spark_engine_deploys_a_spark_application_and_no_flink(render, spark_crd):
+    """engine=spark: the SparkApplication (valid against the Kubeflow Spark Operator's own CRD schema), its service
+    account and role, the checkpoint volume and the driver's metrics Service; nothing of Flink."""
+    docs = render("05-spark-values.yaml")
+    assert not [d for d in docs if "flink" in d["metadata"]["labels"]["app.kubernetes.io/component"]]
+    app = find(docs, "SparkApplication", "spark")
+    jsonschema.validate(app, spark_crd)
+    spec = app["spec"]
+    assert (spec["type"], spec["mode"], spec["sparkVersion"]) == ("Python", "cluster", "4.1.1")
+    assert spec["image"] == "ctrbench/spark:0.1.0"
+    assert spec["mainApplicationFile"] == "local:///opt/ctrbench/ctr_job.py"
+    assert spec["sparkConf"]["spark.sql.shuffle.partitions"] == "2"
+    assert spec["executor"]["instances"] == 2 and spec["driver"]["serviceAccount"] == "ctr-spark"
+    # Spark finds its containers in the templates by these names; the driver gets the run's config and password.
+    driver = spec["driver"]["template"]["spec"]
+    (container,) = driver["containers"]
+    assert container["name"] == "spark-kubernetes-driver"
+    assert {e["name"] for e in container["env"]} == {"CTR_CONFIG_FILE", "POSTGRES_PASSWORD"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/ctrbench", "/checkpoints"}
+    assert spec["executor"]["template"]["spec"]["containers"][0]["name"] == "spark-kubernetes-executor"
+    volumes = {v["name"]: v for v in driver["volumes"]}
+    assert volumes["checkpoints"]["persistentVolumeClaim"]["claimName"] == "ctr-spark-checkpoints"
+    # The topics exist before the queries start, as Flink's JobManager makes sure.
+    assert driver["initContainers"][0]["args"] == ["setup", "--no-db"]
+    assert find(docs, "PersistentVolumeClaim", "spark")["metadata"]["name"] == "ctr-spark-checkpoints"
+    assert driver["securityContext"]["runAsUser"] == 185
+    # The driver creates its executors: its role, bound to its account.
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "ctr-spark")
+    assert {"pods", "services", "configmaps"} <= set(role["rules"][0]["resources"])
+    binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "ctr-spark")
+    assert binding["subjects"][0]["name"] == "ctr-spark"
+    # The driver's /metrics under a stable name: Spark labels its driver pod spark-role=driver.
+    svc = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "ctr-spark-driver")
+    assert svc["spec"]["selector"]["spark-role"] == "driver"
+    assert svc["spec"]["selector"]["app.kubernetes.io/component"] == "spark"  # the SparkApplication's, passed on
+
+
+def test_spark_run_config_is_read_by_the_services(render, tmp_path, monkeypatch):
+    """With engine=spark the producers wait for the Spark job's queries, the monitor and the job agree on its
+    /metrics address, and checkpoints go to the shared volume."""
+    path = tmp_path / "run.yaml"
+    path.write_text(find(render("05-spark-values.yaml"), "ConfigMap", "config")["data"]["run.yaml"])
+    monkeypatch.setenv("CTR_CONFIG_FILE", str(path))
+    load, job, monitor = LoadSettings(), JobSettings(), MonitorSettings()
+    assert load.flink_rest_url == "" and load.spark_metrics_url == "http://ctr-spark-driver:9249/metrics"
+    assert monitor.spark_metrics_url == load.spark_metrics_url
+    assert (job.job_metrics_port, job.job_metrics_addr) == (9249, "0.0.0.0")
+    assert (job.parallelism, job.checkpoint_dir) == (2, "/checkpoints")

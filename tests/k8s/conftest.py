@@ -91,6 +91,8 @@ def local_cluster() -> Iterator[LocalCluster]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the cluster tests cannot run here (CI=true never skips them): missing {missing}")
         pytest.skip(f"local Kubernetes cluster: missing {missing}")
+    # Its packages first: the snapshot itself needs iproute2 and iptables, which a fresh machine may lack.
+    _stream(["bash", str(CLUSTER), "deps"], timeout=1800)
     # A cluster left running by hand is stopped first, so that "before" is the host without any of it.
     stop_cluster_and_docker()
     before = host_snapshot()

@@ -1,3 +1,8 @@
+{{/* "true" when the release runs the CTR job on Flink (engine flink, flink.enabled), else empty. */}}
+{{- define "ctr.flink.on" -}}
+{{- if and (eq .Values.engine "flink") .Values.flink.enabled }}true{{ end }}
+{{- end }}
+
 {{/* Flink's configuration for either mode: the chart's settings, then flink.flinkConfiguration over them.
 metrics.fetcher.update-interval: the live monitor reads the source's offsets through the REST API; Flink
 refreshes what REST serves every 10 s by default, which would make the backlog up to 10 s of events stale. */}}
@@ -74,28 +79,11 @@ allowPrivilegeEscalation: false
 capabilities: {drop: [ALL]}
 {{- end }}
 
-{{/* The init container that creates the topics (idempotent) before the job's sources need them. */}}
-{{- define "ctr.flink.topicsInitContainer" -}}
-- name: topics
-  image: {{ include "ctr.image" (dict "image" .Values.image.producer "root" .) }}
-  imagePullPolicy: {{ .Values.image.producer.pullPolicy }}
-  args: [setup, --no-db]
-  env:
-    {{- include "ctr.env" . | nindent 4 }}
-  securityContext:
-    {{- toYaml .Values.securityContext | nindent 4 }}
-  resources:
-    requests: {cpu: 50m, memory: 128Mi}
-    limits: {memory: 256Mi}
-  volumeMounts:
-    {{- include "ctr.volumeMounts" . | nindent 4 }}
-{{- end }}
-
 {{/* Flink's REST API inside the cluster ("" without a Flink job): producers start the run once a job runs there. */}}
 {{- define "ctr.flink.restUrl" -}}
-{{- if and .Values.flink.enabled (eq .Values.flink.mode "standalone") }}
+{{- if and (include "ctr.flink.on" .) (eq .Values.flink.mode "standalone") }}
 {{- printf "http://%s:8081" (include "ctr.flink.jobManagerService" .) }}
-{{- else if .Values.flink.enabled }}
+{{- else if include "ctr.flink.on" . }}
 {{- printf "http://%s-rest:8081" (include "ctr.componentName" (dict "root" . "component" "flink")) }}
 {{- end }}
 {{- end }}

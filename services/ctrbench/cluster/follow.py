@@ -1,4 +1,4 @@
-"""Follow a run in the cluster: pods, producer progress, the Flink job's state, the report Job.
+"""Follow a run in the cluster: pods, producer progress, the CTR job's state (Flink or Spark), the report Job.
 
 All of it is read through the API server (pod and service proxies for /metrics and Flink's REST API),
 so it works from any machine whose kubeconfig reaches the cluster.
@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ctrbench.cluster.release import Release
 from ctrbench.errors import CtrError, ServiceUnavailable, VerificationFailed
 
-__all__ = ["RunStatus", "follow", "run_status"]
+__all__ = ["RunStatus", "follow", "run_status", "spark_applications"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,15 @@ class RunStatus:
     fatal: list[str] = field(default_factory=list)
     events_sent: int | None = None
     events_expected: int = 0
-    flink: str = "absent"
+    engine: str = "flink"
+    job: str = "absent"  # the CTR job's state as its engine reports it
     report: str = "absent"  # absent, running, complete, failed
 
     def line(self) -> str:
         pods = ", ".join(f"{n} {phase.lower()}" for phase, n in sorted(self.pods.items())) or "none"
         sent = "?" if self.events_sent is None else f"{self.events_sent:,}"
         text = (f"pods: {pods}; producers: {sent} of {self.events_expected:,} events sent; "
-                f"flink job: {self.flink}; report: {self.report}")
+                f"{self.engine} job: {self.job}; report: {self.report}")
         return text + (f"; trouble: {'; '.join(self.trouble)}" if self.trouble else "")
 
 
@@ -104,6 +105,25 @@ def _flink_state(release: Release) -> str:
     return (status.get("jobStatus") or {}).get("state") or status.get("lifecycleState") or "deploying"
 
 
+def spark_applications(release: Release) -> list[dict[str, Any]]:
+    """The release's SparkApplications ([] without the Spark operator's CRD)."""
+    try:
+        return list(release.custom.list_namespaced_custom_object(
+            "sparkoperator.k8s.io", "v1beta2", release.namespace, "sparkapplications",
+            label_selector=release.selector("spark"))["items"])
+    except Exception:  # noqa: BLE001 - no operator CRD in this cluster
+        return []
+
+
+def _spark_state(release: Release) -> str:
+    """The SparkApplication's state as the operator reports it (SUBMITTED, RUNNING, FAILING, ...)."""
+    apps = spark_applications(release)
+    if not apps:
+        return "absent"
+    state = ((apps[0].get("status") or {}).get("applicationState") or {}).get("state")
+    return state or "submitting"
+
+
 def _report_state(release: Release) -> str:
     jobs = release.batch.list_namespaced_job(release.namespace, label_selector=release.selector("latency")).items
     if not jobs:
@@ -130,7 +150,10 @@ def run_status(release: Release) -> RunStatus:
         status.pods[phase] += 1
     status.events_sent = _producer_events(release, int(config.get("metrics_port") or 0)) \
         if config.get("metrics_port") else None
-    status.flink = _flink_state(release)
+    if spark_applications(release):
+        status.engine, status.job = "spark", _spark_state(release)
+    else:
+        status.job = _flink_state(release)
     status.report = _report_state(release)
     return status
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ctrbench.cluster.follow import spark_applications
 from ctrbench.cluster.release import RUN_FILE, Release
 from ctrbench.errors import ServiceUnavailable
 from ctrbench.preflight import check_whole_windows
@@ -26,6 +27,8 @@ __all__ = ["start_run"]
 
 logger = logging.getLogger(__name__)
 
+# Group and version of SparkApplications (Kubeflow Spark Operator v2).
+_SPARK = ("sparkoperator.k8s.io", "v1beta2")
 # Labels the API server adds to a Job's pod template; a recreated Job must not carry the old ones.
 _GENERATED_LABELS = ("controller-uid", "job-name", "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name")
 
@@ -87,10 +90,12 @@ def start_run(release: Release, overrides: dict[str, Any], echo: Callable[[str],
     jobmanagers = _jobs(release, "flink")
     taskmanagers = list(release.apps.list_namespaced_deployment(ns, label_selector=release.selector("flink")).items)
     flink_deployments = [] if jobmanagers else _flink_deployments(release)
+    spark_apps = spark_applications(release)
     saved = {"setup": _job_manifest(release, setup), "reports": [_job_manifest(release, j) for j in reports],
-             "jobmanagers": [_job_manifest(release, j) for j in jobmanagers]}
+             "jobmanagers": [_job_manifest(release, j) for j in jobmanagers],
+             "spark": [_custom_manifest(app) for app in spark_apps]}
 
-    echo("stopping the current run: report, producers, Flink job")
+    echo(f"stopping the current run: report, producers, {'Spark' if spark_apps else 'Flink'} job")
     for job in reports:
         _delete_job(release, job)
     release.apps.patch_namespaced_stateful_set_scale(producers.metadata.name, ns, {"spec": {"replicas": 0}})
@@ -100,10 +105,15 @@ def start_run(release: Release, overrides: dict[str, Any], echo: Callable[[str],
         release.apps.patch_namespaced_deployment_scale(tm.metadata.name, ns, {"spec": {"replicas": 0}})
     for fd in flink_deployments:
         _set_flink_state(release, fd, "suspended")
-    _wait(lambda: not release.pods("producer") and not release.pods("flink"), "producer and Flink pods to stop")
+    for app in spark_apps:  # the operator removes its driver and executors with it
+        release.custom.delete_namespaced_custom_object(*_SPARK, ns, "sparkapplications", app["metadata"]["name"])
+    _wait(lambda: not release.pods("producer") and not release.pods("flink") and not release.pods("spark")
+          and not spark_applications(release), "producer and job pods to stop")
 
     echo(f"new run: {new['num_producers']} producers x {new['events_per_producer']} events over "
-         f"{new['duration_seconds']} s ({new['distribution']}), base time {new['base_time_ns']}")
+         f"{new['duration_seconds']} s ({new['distribution']}), "
+         f"{'Spark' if spark_apps else 'Flink ' + new.get('delivery_guarantee', 'at-least-once')}, "
+         f"base time {new['base_time_ns']}")
     cm = release.config_map()
     release.core.patch_namespaced_config_map(cm.metadata.name, ns, {"data": {RUN_FILE: yaml.safe_dump(new)}})
     _delete_job(release, setup)
@@ -120,11 +130,21 @@ def start_run(release: Release, overrides: dict[str, Any], echo: Callable[[str],
         release.apps.patch_namespaced_deployment_scale(tm.metadata.name, ns, {"spec": {"replicas": tm.spec.replicas}})
     for fd in flink_deployments:
         _set_flink_state(release, fd, "running")
+    for manifest in saved["spark"]:
+        release.custom.create_namespaced_custom_object(*_SPARK, ns, "sparkapplications", manifest)
     release.apps.patch_namespaced_stateful_set_scale(producers.metadata.name, ns,
                                                      {"spec": {"replicas": int(new["num_producers"])}})
     for manifest in saved["reports"]:
         release.batch.create_namespaced_job(ns, manifest)
     return new
+
+
+def _custom_manifest(obj: dict[str, Any]) -> dict[str, Any]:
+    """A custom object as a manifest that creates it again (status and server-set metadata removed)."""
+    meta = obj["metadata"]
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
+            "metadata": {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta},
+            "spec": obj["spec"]}
 
 
 def _succeeded(release: Release, name: str) -> bool:
