@@ -207,7 +207,12 @@ class LiveMonitor:
     # -- backlog ---------------------------------------------------------------------------------
 
     def _measure(self, backlog: JobBacklog) -> None:
-        while not self._stop.wait(self._settings.backlog_interval_seconds):
+        stopping = False
+        while not stopping:
+            stopping = self._stop.wait(self._settings.backlog_interval_seconds)
+            # One last sample when stopped: the run stops the monitor once the last results are in, which can
+            # be most of an interval after the previous sample (Spark reads the end-of-run markers in one
+            # micro-batch and emits the last window in the next), so the history ends with the final backlog.
             try:
                 measured = backlog.measure()
             except KafkaException as exc:
