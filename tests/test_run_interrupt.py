@@ -1,5 +1,5 @@
-"""Ctrl-C or `kill` during `ctrbench run` stops everything the run started: broker, PostgreSQL, Flink,
-producers.
+"""Ctrl-C or `kill` during `ctrbench run` stops everything the run started: broker, PostgreSQL, the job
+(Flink's mini-cluster, or Spark's driver JVM), producers.
 
 The run gets its own process group, as a shell job would. Ctrl-C: SIGINT goes to the whole group, as
 a terminal's does. `kill PID`: SIGTERM goes to the ctrbench process only, which must stop the rest
@@ -27,15 +27,16 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
+@pytest.mark.parametrize("engine", ["flink", "spark"])
 @pytest.mark.parametrize(("how", "exit_code", "message"), [
     ("ctrl-c", 130, "error: interrupted"),
     ("kill", 143, "error: terminated"),
 ])
-def test_stopping_a_run_leaves_nothing_running(tmp_path, how, exit_code, message):
+def test_stopping_a_run_leaves_nothing_running(tmp_path, how, exit_code, message, engine):
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ctrbench", "run", "--duration", "120", "--events-per-producer", "12000",
-         "--num-producers", "2", "--report-dir", str(tmp_path)],
+        [sys.executable, "-m", "ctrbench", "run", "--impl", engine, "--duration", "120", "--events-per-producer",
+         "12000", "--num-producers", "2", "--report-dir", str(tmp_path)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 240

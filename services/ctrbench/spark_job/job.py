@@ -72,6 +72,8 @@ def create_session(job: JobSettings, local: bool = True) -> SparkSession:
                    .config("spark.jars", ",".join(str(p) for p in connector_jars())))
     spark = (builder
              .config("spark.sql.session.timeZone", "UTC")
+             # The stage progress bars would interleave with the run's own output.
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", str(job.parallelism))
              .getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
