@@ -86,11 +86,20 @@ def _batch(base: int, now: int) -> list[Labelled]:
         Labelled(_obj(), reason=EVENT_TYPE),
         # Campaigns that are not integers.
         *(Labelled(_obj(campaign_id=c, event_type="view", event_time_ns=base + 12 * S), reason=CAMPAIGN)
-          for c in ("abc", 7.0, 7.9, " 7", "+7", True, None, [1], 2**31, "99999999999999999999999")),
+          for c in ("abc", 7.0, 7.9, " 7", "7 ", "+7", "-", "", "--7", "7-", "\u0667", True, None, [1], 2**31,
+                    "-2147483649", "99999999999999999999999")),
+        # Integers at the edges of the rule: leading zeros, a minus zero, the smallest INT, as text.
+        Labelled(_obj(campaign_id="007", event_type="view", event_time_ns=base + 12 * S),
+                 event=(7, "view", base + 12 * S)),
+        Labelled(_obj(campaign_id="-0", event_type="click", event_time_ns=base + 12 * S),
+                 event=(0, "click", base + 12 * S)),
+        Labelled(_obj(campaign_id=str(-(2**31)), event_type="view", event_time_ns=str(base + 12 * S)),
+                 event=(-(2**31), "view", base + 12 * S)),
         Labelled(_obj(event_type="view", event_time_ns=base + 12 * S), reason=CAMPAIGN),
         # Times that are not integers.
         *(Labelled(_obj(campaign_id=1, event_type="view", event_time_ns=t), reason=TIME)
-          for t in (float(base + 12 * S), "soon", str(base + 12 * S) + ".5", 2**70, None, {"ns": 1})),
+          for t in (float(base + 12 * S), "soon", str(base + 12 * S) + ".5", 2**70, str(2**63), "-", None,
+                    {"ns": 1})),
         Labelled(_obj(campaign_id=1, event_type="click"), reason=TIME),
         # Events in window 1, after all of the above.
         _event(1, "view", base + 11 * S),
@@ -132,7 +141,7 @@ def test_the_job_and_the_truth_follow_the_same_rule(kafka_settings, job_settings
     assert producer.flush(10) == 0
     job = job_settings.model_copy(update={"base_time_ns": base})
     oracle = _counts_by_event_time(batch, base)
-    assert set(oracle) == {(0, 1), (0, 2), (0, 3), (1, 1), (1, 4)}
+    assert set(oracle) == {(0, 1), (0, 2), (0, 3), (1, 1), (1, 4), (1, 7), (1, 0), (1, -(2**31))}
 
     stop = start_job(engine, kafka_settings, job)
     try:
