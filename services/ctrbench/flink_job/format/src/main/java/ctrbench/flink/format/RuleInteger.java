@@ -9,26 +9,12 @@ package ctrbench.flink.format;
  * text to a Java string, trimmed and copied it, and Flink's code generation evaluates it at every
  * reference (the event time appears a dozen times per record between the watermark, the window and the
  * rule), which made it a third of the source task's CPU. Here a reference is one pass over the chars of
- * the string the JSON parser already made.
+ * the string the JSON parser already made, and only the first reference per record parses
+ * ({@link RuleIntegerFunction}).
  */
 final class RuleInteger {
 
     private RuleInteger() {}
-
-    /**
-     * The last text parsed and its value. Within one record every reference to a column passes the same
-     * String object (the one the JSON parser made), so a check of identity saves all parses but the
-     * first. Immutable, so a reader on another thread sees a consistent pair or none.
-     */
-    static final class Memo {
-        final String text;
-        final Long value;
-
-        Memo(String text, Long value) {
-            this.text = text;
-            this.value = value;
-        }
-    }
 
     /** The value of {@code text}, or null when it is not an integer by the rule or outside [min, max]. */
     static Long parse(String text, long min, long max) {
