@@ -170,6 +170,24 @@ def test_report_publishing_and_its_rbac_against_the_api_server(local_cluster):
     assert denied.value.status == 403
 
 
+def test_spark_applications_is_empty_only_when_the_api_says_so(local_cluster):
+    """`cluster start` picks the Flink or the Spark path from this answer: a 403 (or a missing CRD's 404) means
+    "no Spark here", an API server it cannot reach is an error, never an empty list."""
+    import urllib3
+    from kubernetes import client
+
+    from ctrbench.cluster.follow import spark_applications
+    from ctrbench.cluster.release import Release
+
+    _admin, as_report = _sa_client(local_cluster, RELEASE_NS, "ctr-latency")
+    assert spark_applications(Release(as_report, RELEASE_NS, "ctr")) == []
+    conf = client.Configuration()
+    conf.host = "https://127.0.0.1:1"  # nothing listens there
+    conf.retries = 0
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        spark_applications(Release(client.ApiClient(conf), RELEASE_NS, "ctr"))
+
+
 def _operator_crd() -> dict:
     """The FlinkDeployment CRD as operator 1.10's API jar ships it (the newest served here), with its flinkVersion
     enum extended by v2_0, v2_1 and v2_2: the values operator 1.13 added and 1.15 accepts for Flink 2.x."""

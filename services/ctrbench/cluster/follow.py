@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from ctrbench.cluster.release import Release
@@ -106,13 +107,19 @@ def _flink_state(release: Release) -> str:
 
 
 def spark_applications(release: Release) -> list[dict[str, Any]]:
-    """The release's SparkApplications ([] without the Spark operator's CRD)."""
+    """The release's SparkApplications ([] without the Spark operator's CRD, or without the right to list them).
+
+    Any other API error propagates: `cluster start` decides between the Flink and the Spark path on this
+    answer, so an unreachable API server must not read as "no Spark here".
+    """
     try:
         return list(release.custom.list_namespaced_custom_object(
             "sparkoperator.k8s.io", "v1beta2", release.namespace, "sparkapplications",
             label_selector=release.selector("spark"))["items"])
-    except Exception:  # noqa: BLE001 - no operator CRD in this cluster
-        return []
+    except ApiException as exc:
+        if exc.status in (403, 404):  # the CRD is not installed, or RBAC hides it: no Spark operator for us
+            return []
+        raise
 
 
 def _spark_state(release: Release) -> str:
