@@ -73,6 +73,9 @@ def _batch(base: int, now: int) -> list[Labelled]:
                  event=(3, "view", base + 9 * S)),  # data after the object
         Labelled(b'{"campaign_id": 3, "event_type": "click", "event_time_ns": %d, "user_id": "a\x01b"}'
                  % (base + 9 * S), event=(3, "click", base + 9 * S)),  # a raw control character
+        # Every kind of JSON whitespace (the Flink job decodes it itself) and an escape (left to Jackson there).
+        Labelled(b'\t{ "campaign_id" :\t1 ,\n"event_type" : "cl\\u0069ck" ,\r\n"event_time_ns" : %d }\n'
+                 % (base + 5 * S), event=(1, "click", base + 5 * S)),
         # Absurd times, early in the partition: had they moved the watermark, what follows would be late.
         Labelled(_obj(campaign_id=1, event_type="view", event_time_ns=now + 24 * HOUR), reason=SKEW),
         Labelled(_obj(campaign_id=1, event_type="view", event_time_ns=now - 24 * HOUR), reason=SKEW),
@@ -93,6 +96,8 @@ def _batch(base: int, now: int) -> list[Labelled]:
                  event=(7, "view", base + 12 * S)),
         Labelled(_obj(campaign_id="-0", event_type="click", event_time_ns=base + 12 * S),
                  event=(0, "click", base + 12 * S)),
+        Labelled(b'{"campaign_id":-0,"event_type":"purchase","event_time_ns":%d}' % (base + 12 * S),
+                 event=(0, "purchase", base + 12 * S)),  # a JSON number minus zero
         Labelled(_obj(campaign_id=str(-(2**31)), event_type="view", event_time_ns=str(base + 12 * S)),
                  event=(-(2**31), "view", base + 12 * S)),
         Labelled(_obj(event_type="view", event_time_ns=base + 12 * S), reason=CAMPAIGN),

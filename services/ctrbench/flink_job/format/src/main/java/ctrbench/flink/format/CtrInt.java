@@ -1,6 +1,7 @@
 package ctrbench.flink.format;
 
 import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.data.StringData;
 
 /** {@code CTR_INT(text)}: the INT that {@code text} is by the event rule, or NULL (see {@link RuleInteger}). */
 public final class CtrInt extends RuleIntegerFunction {
@@ -11,7 +12,8 @@ public final class CtrInt extends RuleIntegerFunction {
         super(Integer.MIN_VALUE, Integer.MAX_VALUE);
     }
 
-    public @DataTypeHint("INT") Integer eval(String text) {
+    public @DataTypeHint("INT") Integer eval(
+            @DataTypeHint(value = "STRING", bridgedTo = StringData.class) StringData text) {
         Long value = value(text);
         return value == null ? null : value.intValue();
     }

@@ -11,7 +11,9 @@ import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.factories.DeserializationFormatFactory;
 import org.apache.flink.table.factories.DynamicTableFactory;
+import org.apache.flink.table.connector.Projection;
 import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.logical.LogicalTypeRoot;
 
 import java.util.Set;
 
@@ -27,6 +29,9 @@ import java.util.Set;
  * CDC JSON formats, not for {@code json}. Here the record is parsed into a buffer first and handed on
  * afterwards, outside that {@code try}: unparseable records are still skipped, and any other failure
  * fails the task, which restarts from its checkpoint.
+ *
+ * <p>Records that are flat objects of plain strings and integers (what the producers write) are
+ * decoded without Jackson when every column is text ({@link FlatObjectDecoder}), to the same rows.
  */
 public final class CtrJsonFormatFactory implements DeserializationFormatFactory {
 
@@ -80,7 +85,25 @@ public final class CtrJsonFormatFactory implements DeserializationFormatFactory 
         public DeserializationSchema<RowData> createRuntimeDecoder(
                 DynamicTableSource.Context context, DataType physicalDataType, int[][] projections) {
             return new ParseThenEmit(
-                    inner.createRuntimeDecoder(context, physicalDataType, projections));
+                    inner.createRuntimeDecoder(context, physicalDataType, projections),
+                    flatDecoder(physicalDataType, projections));
+        }
+
+        /** The fast path for rows of top-level text fields (the job's events table), else null. */
+        private static FlatObjectDecoder flatDecoder(DataType physicalDataType, int[][] projections) {
+            for (int[] path : projections) {
+                if (path.length != 1) {
+                    return null; // a nested field
+                }
+            }
+            DataType produced = Projection.of(projections).project(physicalDataType);
+            for (DataType field : DataType.getFieldDataTypes(produced)) {
+                LogicalTypeRoot root = field.getLogicalType().getTypeRoot();
+                if (root != LogicalTypeRoot.VARCHAR && root != LogicalTypeRoot.CHAR) {
+                    return null;
+                }
+            }
+            return FlatObjectDecoder.forFields(DataType.getFieldNames(produced));
         }
 
         @Override

@@ -3,6 +3,7 @@ package ctrbench.flink.format;
 import org.apache.flink.api.common.functions.util.ListCollector;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.util.Collector;
 
@@ -20,17 +21,22 @@ import java.util.List;
  * table can hold: the Kafka source refuses it ("Invalid null value received in non-upsert mode").
  * Flink's format let that refusal pass as a parse error; here such a record is not a row and is
  * skipped, as any other record that is not a JSON object.
+ *
+ * <p>With a {@link FlatObjectDecoder} (rows of text fields only), records it understands skip the
+ * deserializer altogether; it returns the row the deserializer would have made.
  */
 final class ParseThenEmit implements DeserializationSchema<RowData> {
 
     private static final long serialVersionUID = 1L;
 
     private final DeserializationSchema<RowData> parser;
+    private final FlatObjectDecoder flat; // null: every record takes the parser
     private transient List<RowData> parsed;
     private transient Collector<RowData> intoParsed;
 
-    ParseThenEmit(DeserializationSchema<RowData> parser) {
+    ParseThenEmit(DeserializationSchema<RowData> parser, FlatObjectDecoder flat) {
         this.parser = parser;
+        this.flat = flat;
     }
 
     @Override
@@ -42,6 +48,11 @@ final class ParseThenEmit implements DeserializationSchema<RowData> {
 
     @Override
     public void deserialize(byte[] message, Collector<RowData> out) throws IOException {
+        GenericRowData decoded = flat == null ? null : flat.decode(message);
+        if (decoded != null) {
+            out.collect(decoded);
+            return;
+        }
         parsed.clear();
         parser.deserialize(message, intoParsed);
         try {
@@ -58,7 +69,8 @@ final class ParseThenEmit implements DeserializationSchema<RowData> {
     /** One record, one row (or null): no collector, so nothing downstream runs inside the parser. */
     @Override
     public RowData deserialize(byte[] message) throws IOException {
-        return parser.deserialize(message);
+        GenericRowData decoded = flat == null ? null : flat.decode(message);
+        return decoded != null ? decoded : parser.deserialize(message);
     }
 
     @Override

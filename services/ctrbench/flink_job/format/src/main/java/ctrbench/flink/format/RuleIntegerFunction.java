@@ -1,12 +1,14 @@
 package ctrbench.flink.format;
 
+import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.functions.ScalarFunction;
 
 /**
  * A SQL function giving the integer that a text is by the event rule ({@link RuleInteger}) within
- * [min, max], or NULL. Within one record every reference to a column passes the same String object
- * (the one the JSON parser made), so the last text and its value are kept and an identity check saves
- * all parses but the first.
+ * [min, max], or NULL. The functions take Flink's own string data (bridged to {@link StringData}), so no
+ * Java String is made for them. Within one record every reference to a column passes the same object
+ * (the one the format made), so the last text and its value are kept and an identity check saves all
+ * parses but the first.
  */
 public abstract class RuleIntegerFunction extends ScalarFunction {
 
@@ -14,10 +16,10 @@ public abstract class RuleIntegerFunction extends ScalarFunction {
 
     /** The last text parsed and its value; immutable, so a reader sees a consistent pair. */
     private static final class Memo {
-        final String text;
+        final StringData text;
         final Long value;
 
-        Memo(String text, Long value) {
+        Memo(StringData text, Long value) {
             this.text = text;
             this.value = value;
         }
@@ -33,7 +35,7 @@ public abstract class RuleIntegerFunction extends ScalarFunction {
     }
 
     /** The value of {@code text} by the rule, or null. */
-    final Long value(String text) {
+    final Long value(StringData text) {
         Memo memo = last;
         if (memo == null || memo.text != text) {
             memo = new Memo(text, RuleInteger.parse(text, min, max));
