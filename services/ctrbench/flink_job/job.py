@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ctrbench import validity
 from ctrbench.errors import ConfigError, ServiceUnavailable
 from ctrbench.flink_job.checkpoints import checkpoint_uri, restore_path
 from ctrbench.flink_job.sql import (
+    FUNCTIONS,
     campaign_lookup_ddl,
     counted_view_ddl,
     ctr_insert,
@@ -149,8 +149,8 @@ def create_table_env(job: JobSettings, pipeline_jars: str | None, local: bool = 
         conf.set("metrics.fetcher.update-interval", "500")
     if pipeline_jars:
         conf.set("pipeline.jars", pipeline_jars)
-    # The event rule's integer test (ctrbench.validity), from the job's own jar: the format module's.
-    for name, java_class in validity.FLINK_FUNCTIONS.items():
+    # The event rule's integer test (ctrbench.validity) and the job's own functions, from the format module's jar.
+    for name, java_class in FUNCTIONS.items():
         env.create_java_temporary_system_function(name, java_class)
     return env
 

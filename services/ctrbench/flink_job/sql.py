@@ -12,12 +12,19 @@ from ctrbench.catalog import TABLE as CAMPAIGN_TABLE
 from ctrbench.schema import END_OF_RUN, NS_PER_MS, NS_PER_S
 from ctrbench.settings import JobSettings, KafkaSettings, PostgresSettings
 
-__all__ = ["campaign_lookup_ddl", "counted_view_ddl", "ctr_insert", "datagen_source_ddl", "events_source_ddl",
-           "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
+__all__ = ["FUNCTIONS", "campaign_lookup_ddl", "counted_view_ddl", "ctr_insert", "datagen_source_ddl",
+           "events_source_ddl", "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
+
+# SQL name -> class of the job's jar (services/ctrbench/flink_job/format); create_table_env registers them as
+# temporary system functions. The event rule's own, then two that keep per-record date arithmetic out of the
+# generated code (Flink 2.2 evaluates an expression again at every reference; see the classes).
+FUNCTIONS = validity.FLINK_FUNCTIONS | {
+    "CTR_EPOCH_MS": "ctrbench.flink.format.CtrEpochMs",
+    "CTR_EVENT_TIME": "ctrbench.flink.format.CtrEventTime",
+}
 
 # Broker append time in epoch ms: TIMESTAMP_LTZ has no direct cast to milliseconds in Flink SQL.
-_APPEND_MS = "(TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), log_append_time) * CAST(1000 AS BIGINT) " \
-             "+ EXTRACT(MILLISECOND FROM log_append_time))"
+_APPEND_MS = "CTR_EPOCH_MS(log_append_time)"
 
 
 def _quote(value: str) -> str:
@@ -41,7 +48,6 @@ def events_source_ddl(kafka: KafkaSettings, job: JobSettings, bounded: bool = Fa
     """
     delay_s = job.watermark_delay_ms / 1000
     bound = "\n  'scan.bounded.mode' = 'latest-offset'," if bounded else ""
-    event_ns = validity.sql_event_time_ns()  # computed columns cannot refer to each other: repeated
     skew_ns = job.max_event_time_skew_ms * NS_PER_MS
     return f"""
 CREATE TABLE events (
@@ -54,12 +60,9 @@ CREATE TABLE events (
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
   campaign AS {validity.sql_campaign_id()},
-  event_ns AS {event_ns},
-  event_time AS CASE
-    WHEN ({event_ns}) BETWEEN {_APPEND_MS} * 1000000 - {skew_ns} AND {_APPEND_MS} * 1000000 + {skew_ns}
-    THEN TO_TIMESTAMP_LTZ(({event_ns}) / 1000000, 3)
-    ELSE TO_TIMESTAMP_LTZ(0, 3)
-  END,
+  event_ns AS {validity.sql_event_time_ns()},
+  -- event_ns within the skew of the broker time (to the ms), else epoch 0: see CtrEventTime.
+  event_time AS CTR_EVENT_TIME(event_time_ns, log_append_time, CAST({skew_ns} AS BIGINT)),
   WATERMARK FOR event_time AS event_time - INTERVAL '{delay_s:.3f}' SECOND
 ) WITH (
   {_kafka(kafka, kafka.events_topic)},
@@ -226,8 +229,7 @@ SELECT
   clicks,
   purchases,
   CASE WHEN `views` = 0 THEN CAST(NULL AS DOUBLE) ELSE CAST(clicks AS DOUBLE) / `views` END AS ctr,
-  TIMESTAMPDIFF(SECOND, TO_TIMESTAMP_LTZ(0, 3), max_lat) * CAST(1000 AS BIGINT)
-    + EXTRACT(MILLISECOND FROM max_lat) AS max_source_log_append_time_ms
+  CTR_EPOCH_MS(max_lat) AS max_source_log_append_time_ms
 FROM (
   SELECT
     window_start,
