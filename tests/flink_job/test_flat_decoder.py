@@ -58,6 +58,7 @@ EDGES = [
     b'[{"campaign_id":1,"event_type":"view","event_time_ns":5}]',
     b'\xef\xbb\xbf{"campaign_id":1,"event_type":"view","event_time_ns":5}',
     b'{"campaign_id":1,"event_type":"' + b"x" * 70_000 + b'","event_time_ns":5}',
+    b'{"' + b"k" * 60_000 + b'":1,"campaign_id":1,"event_type":"view","event_time_ns":5}',  # a name Jackson refuses
 ]
 
 

@@ -1,5 +1,7 @@
 package ctrbench.flink.format;
 
+import org.apache.flink.core.memory.MemorySegment;
+import org.apache.flink.core.memory.MemorySegmentFactory;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.binary.BinaryStringData;
 
@@ -18,7 +20,7 @@ import java.util.List;
  * task's time: a token per field name and value, field names hashed into a symbol table, a Java
  * String per value and, downstream, those Strings encoded back to UTF-8. Here the record's bytes are
  * scanned once and each declared value is handed on as a {@link BinaryStringData} over the record's
- * own bytes.
+ * own bytes (one memory segment per record, shared by its values).
  *
  * <p>The fast path answers only where its answer is provably Jackson's (through Flink's JSON
  * converters): anything it does not fully understand returns {@code null}, and the caller takes
@@ -39,8 +41,11 @@ final class FlatObjectDecoder implements Serializable {
     /** Longest integer taken here; Jackson gives longer ones as text too, but within its own limits. */
     private static final int MAX_DIGITS = 19;
 
-    /** Longest string taken here: far below Jackson's limit on string length, so never refused there. */
+    /** Longest string value taken here: far below Jackson's limit (20 million), so never refused there. */
     private static final int MAX_STRING = 1 << 20;
+
+    /** Longest key taken here: far below Jackson's limit on names (50,000 since 2.16), never refused there. */
+    private static final int MAX_KEY = 256;
 
     private static final VarHandle LONGS =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -94,6 +99,8 @@ final class FlatObjectDecoder implements Serializable {
             return null;
         }
         GenericRowData row = new GenericRowData(names.length);
+        // The record's bytes as one memory segment that every value of the row points into.
+        MemorySegment[] record = null;
         long found = 0;
         i = skipWhitespace(m, i + 1);
         while (true) {
@@ -102,7 +109,7 @@ final class FlatObjectDecoder implements Serializable {
                 return null; // also "{}" and "{,": an empty object lacks every declared field
             }
             int keyStart = i + 1;
-            int keyEnd = endOfPlainString(m, keyStart);
+            int keyEnd = endOfPlainString(m, keyStart, MAX_KEY);
             if (keyEnd < 0) {
                 return null;
             }
@@ -120,7 +127,7 @@ final class FlatObjectDecoder implements Serializable {
             byte b = m[i];
             if (b == '"') {
                 valueStart = i + 1;
-                valueEnd = endOfPlainString(m, valueStart);
+                valueEnd = endOfPlainString(m, valueStart, MAX_STRING);
                 if (valueEnd < 0) {
                     return null;
                 }
@@ -142,7 +149,10 @@ final class FlatObjectDecoder implements Serializable {
                     return null; // a repeated key: Flink's converter has its own answer
                 }
                 found |= bit;
-                row.setField(field, BinaryStringData.fromBytes(m, valueStart, valueEnd - valueStart));
+                if (record == null) {
+                    record = new MemorySegment[] {MemorySegmentFactory.wrap(m)};
+                }
+                row.setField(field, BinaryStringData.fromAddress(record, valueStart, valueEnd - valueStart));
             }
             // A comma and the next member, or the end of the object.
             i = skipWhitespace(m, i);
@@ -197,10 +207,10 @@ final class FlatObjectDecoder implements Serializable {
     /**
      * The index of the closing quote of a string whose content starts at {@code start}, or -1 unless
      * the content is ASCII without control characters or a backslash (those, bytes of 0x80 and above,
-     * and escapes take Jackson's path).
+     * and escapes take Jackson's path) and at most {@code maxLength} bytes long.
      */
-    private static int endOfPlainString(byte[] m, int start) {
-        int limit = Math.min(m.length, start + MAX_STRING);
+    private static int endOfPlainString(byte[] m, int start, int maxLength) {
+        int limit = Math.min(m.length, start + maxLength + 1); // room for the closing quote
         int i = start;
         // Eight bytes at a time. In each mask the lowest set bit marks the first special byte exactly
         // (the tricks may also mark bytes after it, never before), and words are read little-endian.
