@@ -28,9 +28,9 @@ comments, single quotes and numbers with leading zeros are not JSON. A record th
 is outside the rule (JSON leaves it undefined, and Flink reads at most as many keys as it has
 columns).
 
-This module holds every form of the rule: :func:`classify` for Python, the ``sql_*`` helpers the
-Flink job's DDL and queries are built from, and the ``spark_sql_*`` ones for the Spark job
-(:func:`sql_reason` serves both).
+This module holds every form of the rule: :func:`classify` for Python, :func:`sql_reason` for the
+Flink job's queries (its integers are read by the job's JSON format, see below), and the ``spark_sql_*``
+helpers for the Spark job (:func:`sql_reason` serves both).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ import orjson
 from ctrbench.schema import END_OF_RUN, EVENT_TYPES, NS_PER_MS
 
 __all__ = [
-    "FLINK_FUNCTIONS",
     "MARKER",
     "NOT_AN_OBJECT",
     "REASONS",
@@ -55,8 +54,6 @@ __all__ = [
     "classify",
     "spark_sql_campaign_id",
     "spark_sql_event_time_ns",
-    "sql_campaign_id",
-    "sql_event_time_ns",
     "sql_reason",
 ]
 
@@ -74,8 +71,8 @@ REASONS: tuple[str, ...] = (
 )
 _EVENT_TYPE, _CAMPAIGN, _TIME, _SKEW = range(len(REASONS))
 
-# An integer as text: in Python this pattern (fullmatch); in SQL the same test without a regular
-# expression (see FLINK_FUNCTIONS).
+# An integer as text: in Python this pattern (fullmatch); in the Flink job the same test in Java (the
+# job's format, see below); in Spark SQL the pattern again.
 _INTEGER_RE = re.compile("-?[0-9]+")
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -187,30 +184,10 @@ def classify(values: Sequence[bytes | None], append_time_ms: Sequence[int] | np.
     return Classified(kinds, reasons, campaigns, times)
 
 
-# ---- The same rule in Flink SQL. The source table reads campaign_id and event_time_ns as STRING
-# (the JSON format gives a number's text, or a string's content) so the integer pattern can be
-# applied exactly. The pattern and the range check are two small Java functions of the job's own jar
-# (services/ctrbench/flink_job/format, RuleInteger): the SQL form (LIKE, SUBSTR, IS_DIGIT, TRY_CAST)
-# was a third of the job's CPU, because Flink evaluates a computed column at every reference. These
-# expressions are the table's computed columns `campaign` and `event_ns`, and the reason below refers
-# to them.
-
-# SQL name -> class of the job's jar; create_table_env registers them as temporary system functions.
-FLINK_FUNCTIONS = {
-    "CTR_INT": "ctrbench.flink.format.CtrInt",
-    "CTR_BIGINT": "ctrbench.flink.format.CtrBigint",
-}
-
-
-def sql_campaign_id() -> str:
-    """Computed column ``campaign``: campaign_id as INT, NULL unless it is an integer by the rule."""
-    return "CTR_INT(campaign_id)"
-
-
-def sql_event_time_ns() -> str:
-    """Computed column ``event_ns``: event_time_ns as BIGINT, NULL unless it is an integer by the rule."""
-    return "CTR_BIGINT(event_time_ns)"
-
+# ---- The same rule in Flink SQL. The source table declares campaign_id INT and event_time_ns BIGINT, and
+# the job's format (`ctr-json`, services/ctrbench/flink_job/format) reads such columns by this rule: the
+# field's text (a number's digits or a string's content) when it is an integer in range, else NULL, never a
+# parse error (RuleColumns, RuleInteger). The reason below refers to them as `campaign` and `event_ns`.
 
 # ---- In Spark SQL. from_json gives a STRING field a number's text (or a string's content) as Flink's
 # format does. Spark has no IS_DIGIT, so the test is the pattern itself: a Java regular expression, with

@@ -16,9 +16,9 @@ __all__ = ["FUNCTIONS", "campaign_lookup_ddl", "counted_view_ddl", "ctr_insert",
            "events_source_ddl", "rejected_insert", "rejected_sink_ddl", "results_sink_ddl"]
 
 # SQL name -> class of the job's jar (services/ctrbench/flink_job/format); create_table_env registers them as
-# temporary system functions. The event rule's own, then two that keep per-record date arithmetic out of the
-# generated code (Flink 2.2 evaluates an expression again at every reference; see the classes).
-FUNCTIONS = validity.FLINK_FUNCTIONS | {
+# temporary system functions. They keep per-record date arithmetic out of the generated code (Flink 2.2
+# evaluates an expression again at every reference; see the classes).
+FUNCTIONS = {
     "CTR_EPOCH_MS": "ctrbench.flink.format.CtrEpochMs",
     "CTR_EVENT_TIME": "ctrbench.flink.format.CtrEventTime",
 }
@@ -39,28 +39,30 @@ def _kafka(kafka: KafkaSettings, topic: str) -> str:
 def events_source_ddl(kafka: KafkaSettings, job: JobSettings, bounded: bool = False) -> str:
     """The ``events`` table: JSON events, event time from ``event_time_ns``, broker time as metadata.
 
-    ``campaign_id`` and ``event_time_ns`` are read as text so the rule of :mod:`ctrbench.validity`
-    applies exactly; ``campaign`` and ``event_ns`` are their values (NULL when the rule refuses
-    them). ``event_time`` is the event's time only when it lies within ``max_event_time_skew_ms``
-    of the record's broker append time; anything else becomes epoch 0, which can never move the
-    watermark forward. Only the fields the job reads are declared; the rest of a record is
-    skipped. ``bounded`` stops at the offsets that are latest when the job starts (benchmarks).
+    ``campaign_id`` and ``event_time_ns`` are integers by the rule of :mod:`ctrbench.validity`, NULL
+    where a record's field is not one: the ``ctr-json`` format reads INT and BIGINT columns so.
+    ``campaign`` and ``event_ns`` are the names the rule's SQL uses for them. ``event_time`` is the
+    event's time only when it lies within ``max_event_time_skew_ms`` of the record's broker append time;
+    anything else becomes epoch 0, which can never move the watermark forward. Only the fields the job
+    reads are declared (``ad_id`` only for the PostgreSQL lookup); the rest of a record is skipped.
+    ``bounded`` stops at the offsets that are latest when the job starts (benchmarks).
     """
     delay_s = job.watermark_delay_ms / 1000
     bound = "\n  'scan.bounded.mode' = 'latest-offset'," if bounded else ""
     skew_ns = job.max_event_time_skew_ms * NS_PER_MS
+    # Decoding a field costs the source per record: ad_id only where the lookup join reads it.
+    ad_id = "\n  ad_id STRING," if job.campaign_source == "postgres" else ""
     return f"""
-CREATE TABLE events (
-  ad_id STRING,
-  campaign_id STRING,
+CREATE TABLE events ({ad_id}
+  campaign_id INT,
   event_type STRING,
-  event_time_ns STRING,
+  event_time_ns BIGINT,
   log_append_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   proc_time AS PROCTIME(),
-  campaign AS {validity.sql_campaign_id()},
-  event_ns AS {validity.sql_event_time_ns()},
+  campaign AS campaign_id,
+  event_ns AS event_time_ns,
   -- event_ns within the skew of the broker time (to the ms), else epoch 0: see CtrEventTime.
   event_time AS CTR_EVENT_TIME(event_time_ns, log_append_time, CAST({skew_ns} AS BIGINT)),
   WATERMARK FOR event_time AS event_time - INTERVAL '{delay_s:.3f}' SECOND
@@ -75,6 +77,7 @@ CREATE TABLE events (
   'scan.startup.mode' = 'earliest-offset',{bound}
   -- Flink's json format, made safe for skipping malformed records: it hands a record on only after
   -- parsing it, so a failure further down (a lookup, a sink) fails the task instead of being skipped.
+  -- Its INT and BIGINT columns follow the event rule (NULL for a value that is not an integer).
   'format' = 'ctr-json',
   'ctr-json.ignore-parse-errors' = 'true',
   'ctr-json.fail-on-missing-field' = 'false'

@@ -5,16 +5,17 @@ import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.formats.json.JsonFormatFactory;
 import org.apache.flink.table.connector.ChangelogMode;
+import org.apache.flink.table.connector.Projection;
 import org.apache.flink.table.connector.format.DecodingFormat;
 import org.apache.flink.table.connector.format.ProjectableDecodingFormat;
 import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.factories.DeserializationFormatFactory;
 import org.apache.flink.table.factories.DynamicTableFactory;
-import org.apache.flink.table.connector.Projection;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.table.types.logical.LogicalTypeRoot;
 
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -30,8 +31,13 @@ import java.util.Set;
  * afterwards, outside that {@code try}: unparseable records are still skipped, and any other failure
  * fails the task, which restarts from its checkpoint.
  *
+ * <p>Unlike {@code json}, a top-level INT or BIGINT column holds the integer its field's text is by the
+ * event rule, or NULL ({@link RuleColumns}): {@code "7"} is 7, {@code 7.5} is NULL, neither is a parse
+ * error.
+ *
  * <p>Records that are flat objects of plain strings and integers (what the producers write) are
- * decoded without Jackson when every column is text ({@link FlatObjectDecoder}), to the same rows.
+ * decoded without Jackson when every column is text or such an integer ({@link FlatObjectDecoder}), to
+ * the same rows.
  */
 public final class CtrJsonFormatFactory implements DeserializationFormatFactory {
 
@@ -84,26 +90,30 @@ public final class CtrJsonFormatFactory implements DeserializationFormatFactory 
         @Override
         public DeserializationSchema<RowData> createRuntimeDecoder(
                 DynamicTableSource.Context context, DataType physicalDataType, int[][] projections) {
+            DataType produced = Projection.of(projections).project(physicalDataType);
+            RuleColumns columns = RuleColumns.of(produced);
             return new ParseThenEmit(
-                    inner.createRuntimeDecoder(context, physicalDataType, projections),
-                    flatDecoder(physicalDataType, projections));
+                    inner.createRuntimeDecoder(context, RuleColumns.asParsed(physicalDataType), projections),
+                    columns,
+                    flatDecoder(produced, projections, columns),
+                    context.createTypeInformation(produced));
         }
 
-        /** The fast path for rows of top-level text fields (the job's events table), else null. */
-        private static FlatObjectDecoder flatDecoder(DataType physicalDataType, int[][] projections) {
+        /** The fast path for rows of top-level text and integer fields (the job's events table), else null. */
+        private static FlatObjectDecoder flatDecoder(DataType produced, int[][] projections, RuleColumns columns) {
             for (int[] path : projections) {
                 if (path.length != 1) {
                     return null; // a nested field
                 }
             }
-            DataType produced = Projection.of(projections).project(physicalDataType);
-            for (DataType field : DataType.getFieldDataTypes(produced)) {
-                LogicalTypeRoot root = field.getLogicalType().getTypeRoot();
-                if (root != LogicalTypeRoot.VARCHAR && root != LogicalTypeRoot.CHAR) {
+            List<DataType> fields = DataType.getFieldDataTypes(produced);
+            for (int f = 0; f < fields.size(); f++) {
+                LogicalTypeRoot root = fields.get(f).getLogicalType().getTypeRoot();
+                if (root != LogicalTypeRoot.VARCHAR && root != LogicalTypeRoot.CHAR && !columns.isInteger(f)) {
                     return null;
                 }
             }
-            return FlatObjectDecoder.forFields(DataType.getFieldNames(produced));
+            return FlatObjectDecoder.forFields(DataType.getFieldNames(produced), columns);
         }
 
         @Override

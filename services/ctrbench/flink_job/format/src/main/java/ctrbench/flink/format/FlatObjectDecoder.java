@@ -22,8 +22,11 @@ import java.util.List;
  * scanned once and each declared value is handed on as a {@link BinaryStringData} over the record's
  * own bytes (one memory segment per record, shared by its values).
  *
+ * <p>Integer columns ({@link RuleColumns}) take the value their field's text is by the event rule, from
+ * a string's content or a number's digits, as Jackson's path gives them.
+ *
  * <p>The fast path answers only where its answer is provably Jackson's (through Flink's JSON
- * converters): anything it does not fully understand returns {@code null}, and the caller takes
+ * converters and {@link RuleColumns}): anything it does not fully understand returns {@code null}, and the caller takes
  * Jackson's path for that record. It accepts: optional JSON whitespace, <code>{</code>, then members
  * whose key is a string and whose value is a string or an integer, separated by commas, then
  * <code>}</code>; whatever follows is ignored, as Jackson ignores it. A string qualifies when it holds
@@ -58,13 +61,17 @@ final class FlatObjectDecoder implements Serializable {
     /** The produced row's field names in UTF-8, in the row's order. */
     private final byte[][] names;
 
+    /** Which fields are integers by the event rule. */
+    private final RuleColumns columns;
+
     /** The first eight bytes of each name of eight bytes or more, as a word (0 for shorter names). */
     private final long[] heads;
 
     private final long allFields;
 
-    private FlatObjectDecoder(byte[][] names) {
+    private FlatObjectDecoder(byte[][] names, RuleColumns columns) {
         this.names = names;
+        this.columns = columns;
         this.heads = new long[names.length];
         for (int f = 0; f < names.length; f++) {
             heads[f] = names[f].length >= 8 ? (long) LONGS.get(names[f], 0) : 0;
@@ -73,10 +80,10 @@ final class FlatObjectDecoder implements Serializable {
     }
 
     /**
-     * A decoder for rows with these field names, or null when the fast path cannot produce such rows
-     * (more than 64 fields).
+     * A decoder for rows with these field names, each text (CHAR, VARCHAR) or an integer of {@code columns},
+     * or null when the fast path cannot produce such rows (more than 64 fields).
      */
-    static FlatObjectDecoder forFields(List<String> fieldNames) {
+    static FlatObjectDecoder forFields(List<String> fieldNames, RuleColumns columns) {
         if (fieldNames.isEmpty() || fieldNames.size() > 64) {
             return null;
         }
@@ -84,7 +91,7 @@ final class FlatObjectDecoder implements Serializable {
         for (int i = 0; i < names.length; i++) {
             names[i] = fieldNames.get(i).getBytes(StandardCharsets.UTF_8);
         }
-        return new FlatObjectDecoder(names);
+        return new FlatObjectDecoder(names, columns);
     }
 
     /** The row {@code message} is, or null when Jackson's path must decide. */
@@ -149,10 +156,14 @@ final class FlatObjectDecoder implements Serializable {
                     return null; // a repeated key: Flink's converter has its own answer
                 }
                 found |= bit;
-                if (record == null) {
-                    record = new MemorySegment[] {MemorySegmentFactory.wrap(m)};
+                if (columns.isInteger(field)) {
+                    row.setField(field, columns.value(field, m, valueStart, valueEnd - valueStart));
+                } else {
+                    if (record == null) {
+                        record = new MemorySegment[] {MemorySegmentFactory.wrap(m)};
+                    }
+                    row.setField(field, BinaryStringData.fromAddress(record, valueStart, valueEnd - valueStart));
                 }
-                row.setField(field, BinaryStringData.fromAddress(record, valueStart, valueEnd - valueStart));
             }
             // A comma and the next member, or the end of the object.
             i = skipWhitespace(m, i);

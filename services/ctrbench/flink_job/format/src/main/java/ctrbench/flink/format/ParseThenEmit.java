@@ -22,21 +22,32 @@ import java.util.List;
  * Flink's format let that refusal pass as a parse error; here such a record is not a row and is
  * skipped, as any other record that is not a JSON object.
  *
- * <p>With a {@link FlatObjectDecoder} (rows of text fields only), records it understands skip the
- * deserializer altogether; it returns the row the deserializer would have made.
+ * <p>The deserializer reads integer columns as text; each row it makes gets their values by the event
+ * rule ({@link RuleColumns}). With a {@link FlatObjectDecoder} (rows of text and integer fields only),
+ * records it understands skip the deserializer altogether; it returns the row the deserializer and the
+ * rule would have made.
  */
 final class ParseThenEmit implements DeserializationSchema<RowData> {
 
     private static final long serialVersionUID = 1L;
 
     private final DeserializationSchema<RowData> parser;
+    private final RuleColumns columns;
     private final FlatObjectDecoder flat; // null: every record takes the parser
+    private final TypeInformation<RowData> producedType;
     private transient List<RowData> parsed;
     private transient Collector<RowData> intoParsed;
 
-    ParseThenEmit(DeserializationSchema<RowData> parser, FlatObjectDecoder flat) {
+    /**
+     * {@code parser} reads the integer columns of {@code columns} as text; {@code producedType} is the
+     * row type with those columns as integers.
+     */
+    ParseThenEmit(DeserializationSchema<RowData> parser, RuleColumns columns, FlatObjectDecoder flat,
+            TypeInformation<RowData> producedType) {
         this.parser = parser;
+        this.columns = columns;
         this.flat = flat;
+        this.producedType = producedType;
     }
 
     @Override
@@ -58,7 +69,7 @@ final class ParseThenEmit implements DeserializationSchema<RowData> {
         try {
             for (RowData row : parsed) {
                 if (row != null) {
-                    out.collect(row);
+                    out.collect(columns.toRule(row));
                 }
             }
         } finally {
@@ -70,7 +81,7 @@ final class ParseThenEmit implements DeserializationSchema<RowData> {
     @Override
     public RowData deserialize(byte[] message) throws IOException {
         GenericRowData decoded = flat == null ? null : flat.decode(message);
-        return decoded != null ? decoded : parser.deserialize(message);
+        return decoded != null ? decoded : columns.toRule(parser.deserialize(message));
     }
 
     @Override
@@ -80,6 +91,6 @@ final class ParseThenEmit implements DeserializationSchema<RowData> {
 
     @Override
     public TypeInformation<RowData> getProducedType() {
-        return parser.getProducedType();
+        return producedType;
     }
 }
