@@ -195,19 +195,34 @@ final class FlatObjectDecoder implements Serializable {
     }
 
     private static boolean regionEquals(byte[] m, int start, byte[] name) {
-        for (int k = 0; k < name.length; k++) {
-            if (m[start + k] != name[k]) {
+        int length = name.length;
+        if (length < 8) {
+            for (int k = 0; k < length; k++) {
+                if (m[start + k] != name[k]) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        // A word at a time; the last word may overlap the one before it.
+        for (int k = 0; ; k += 8) {
+            int at = Math.min(k, length - 8);
+            if ((long) LONGS.get(m, start + at) != (long) LONGS.get(name, at)) {
                 return false;
             }
+            if (at == length - 8) {
+                return true;
+            }
         }
-        return true;
     }
 
     /** JSON whitespace only: space, tab, line feed, carriage return. */
     private static int skipWhitespace(byte[] m, int i) {
         while (i < m.length) {
             byte b = m[i];
-            if (b != ' ' && b != '\t' && b != '\n' && b != '\r') {
+            // Most calls find a token at once: every byte above the space is one (bytes are signed, so
+            // 0x80 and above take the full test, and are not whitespace either).
+            if (b > ' ' || (b != ' ' && b != '\t' && b != '\n' && b != '\r')) {
                 break;
             }
             i++;
@@ -223,11 +238,16 @@ final class FlatObjectDecoder implements Serializable {
     private static int endOfPlainString(byte[] m, int start, int maxLength) {
         int limit = Math.min(m.length, start + maxLength + 1); // room for the closing quote
         int i = start;
-        // Eight bytes at a time. In each mask the lowest set bit marks the first special byte exactly
+        // Eight bytes at a time. In the mask the lowest set bit marks the first special byte exactly
         // (the tricks may also mark bytes after it, never before), and words are read little-endian.
         while (i + 8 <= limit) {
             long w = (long) LONGS.get(m, i);
-            long special = hasByte(w, QUOTES) | hasByte(w, BACKSLASHES) | hasByteBelow(w, SPACES) | (w & HIGH_BITS);
+            long quotes = w ^ QUOTES;
+            long backslashes = w ^ BACKSLASHES;
+            // High bit of a byte set where it is a quote or a backslash (the byte XOR that char is zero), below
+            // a space (subtracting the space borrows) or 0x80 and above (already set).
+            long special = (((quotes - LOW_BITS) & ~quotes) | ((backslashes - LOW_BITS) & ~backslashes)
+                    | (w - SPACES) | w) & HIGH_BITS;
             if (special != 0) {
                 int at = i + (Long.numberOfTrailingZeros(special) >>> 3);
                 return m[at] == '"' ? at : -1;
@@ -245,17 +265,6 @@ final class FlatObjectDecoder implements Serializable {
             }
         }
         return -1;
-    }
-
-    /** Nonzero when some byte of {@code w} equals the byte repeated in {@code repeated}. */
-    private static long hasByte(long w, long repeated) {
-        long x = w ^ repeated;
-        return (x - LOW_BITS) & ~x & HIGH_BITS;
-    }
-
-    /** Nonzero when some byte of {@code w} (all below 0x80) is below the byte repeated in {@code repeated}. */
-    private static long hasByteBelow(long w, long repeated) {
-        return (w - repeated) & ~w & HIGH_BITS;
     }
 
     /**
