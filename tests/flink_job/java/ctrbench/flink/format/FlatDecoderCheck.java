@@ -46,7 +46,11 @@ public final class FlatDecoderCheck {
             fields.add(DataTypes.FIELD(nameType[0], type));
         }
         DataType produced = DataTypes.ROW(fields);
-        RuleColumns columns = RuleColumns.of(produced);
+        int[][] topLevel = new int[names.size()][];
+        for (int f = 0; f < topLevel.length; f++) {
+            topLevel[f] = new int[] {f};
+        }
+        RuleColumns columns = RuleColumns.of(produced, topLevel);
         RowType parsedType = (RowType) RuleColumns.asParsed(produced).getLogicalType();
         // The events table's options: ignore-parse-errors true, fail-on-missing-field false.
         JsonParserRowDataDeserializationSchema jackson = new JsonParserRowDataDeserializationSchema(

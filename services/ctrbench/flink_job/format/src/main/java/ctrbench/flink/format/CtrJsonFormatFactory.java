@@ -91,7 +91,7 @@ public final class CtrJsonFormatFactory implements DeserializationFormatFactory 
         public DeserializationSchema<RowData> createRuntimeDecoder(
                 DynamicTableSource.Context context, DataType physicalDataType, int[][] projections) {
             DataType produced = Projection.of(projections).project(physicalDataType);
-            RuleColumns columns = RuleColumns.of(produced);
+            RuleColumns columns = RuleColumns.of(produced, projections);
             return new ParseThenEmit(
                     inner.createRuntimeDecoder(context, RuleColumns.asParsed(physicalDataType), projections),
                     columns,

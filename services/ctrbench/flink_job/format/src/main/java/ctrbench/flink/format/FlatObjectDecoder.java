@@ -26,8 +26,8 @@ import java.util.List;
  * a string's content or a number's digits, as Jackson's path gives them.
  *
  * <p>The fast path answers only where its answer is provably Jackson's (through Flink's JSON
- * converters and {@link RuleColumns}): anything it does not fully understand returns {@code null}, and the caller takes
- * Jackson's path for that record. It accepts: optional JSON whitespace, <code>{</code>, then members
+ * converters and {@link RuleColumns}): anything it does not fully understand returns {@code null}, and
+ * the caller takes Jackson's path for that record. It accepts: optional JSON whitespace, <code>{</code>, then members
  * whose key is a string and whose value is a string or an integer, separated by commas, then
  * <code>}</code>; whatever follows is ignored, as Jackson ignores it. A string qualifies when it holds
  * only ASCII without control characters or a backslash (so its bytes are its text); an integer when it is

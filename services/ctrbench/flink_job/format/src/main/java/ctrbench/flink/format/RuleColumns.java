@@ -46,17 +46,18 @@ final class RuleColumns implements Serializable {
     }
 
     /**
-     * The integer columns of {@code produced}, a row type.
+     * The integer columns of {@code produced}, a row type whose field {@code f} is the physical row's field
+     * at path {@code projections[f]}; a nested field (a path longer than one) is never one.
      *
      * @throws ValidationException for an integer column declared NOT NULL: the rule gives NULL for a
      *     value that is not an integer
      */
-    static RuleColumns of(DataType produced) {
+    static RuleColumns of(DataType produced, int[][] projections) {
         List<String> names = DataType.getFieldNames(produced);
         List<DataType> types = DataType.getFieldDataTypes(produced);
         byte[] kinds = new byte[types.size()];
         for (int f = 0; f < kinds.length; f++) {
-            kinds[f] = kind(types.get(f).getLogicalType());
+            kinds[f] = projections[f].length == 1 ? kind(types.get(f).getLogicalType()) : OTHER;
             if (kinds[f] != OTHER && !types.get(f).getLogicalType().isNullable()) {
                 throw new ValidationException(String.format(
                         "ctr-json reads column '%s' by the event rule, which gives NULL for a value that is "
