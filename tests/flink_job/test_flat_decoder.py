@@ -27,7 +27,8 @@ HARNESS = Path(__file__).with_name("java") / "ctrbench" / "flink" / "format" / "
 # The events table's columns, as the harness takes them (NAME:TYPE).
 FIELDS = ["campaign_id:INT", "event_type:STRING", "event_time_ns:BIGINT"]
 SPECIAL = [b'"', b"\\", b",", b":", b"{", b"}", b"[", b"]", b" ", b"\t", b"\n", b"\r", b"0", b"-", b"+", b".",
-           b"e", b"E", b"\x00", b"\x01", b"\x1f", b"\x7f", b"\x80", b"\x9f", b"\xc3", b"\xa9", b"\xff", b"a", b"u", b"n", b"t", b"7"]
+           b"e", b"E", b"\x00", b"\x01", b"\x1f", b"\x7f", b"\x80", b"\x9f", b"\xc3", b"\xa9", b"\xff",
+           b"a", b"u", b"n", b"t", b"7"]
 
 EDGES = [
     b'{"campaign_id":1,"event_type":"view","event_time_ns":5}',

@@ -24,8 +24,8 @@ import java.util.List;
  * with the job's options, integer columns parsed as text, then {@link RuleColumns}). Wherever the fast
  * path answers, its row must be the one Jackson's path gives.
  *
- * <p>Usage: FlatDecoderCheck FILE NAME:TYPE... (TYPE: STRING, INT or BIGINT, then ! for NOT NULL); prints "records N fast F
- * agree A" and one line per disagreement, and exits 1 if there is any.
+ * <p>Usage: FlatDecoderCheck FILE NAME:TYPE... (TYPE: STRING, INT or BIGINT, then ! for NOT NULL); prints
+ * "records N fast F agree A" and one line per disagreement, and exits 1 if there is any.
  */
 public final class FlatDecoderCheck {
 
