@@ -479,8 +479,9 @@ def search(
 
     Each step runs the whole pipeline for --warmup + --measure seconds. It is sustainable when over the measured
     period the job's backlog does not grow (least-squares slope below --backlog-slope-max of the offered rate),
-    per-window latency does not grow and its p99 stays under the SLO, the producers kept to schedule, and every
-    result verified. Writes search_<engine>_p<parallelism>.csv/.json/.png into --report-dir.
+    per-window latency does not grow (a trend clear of the windows' scatter at 95% confidence, which takes three
+    windows or more) and its p99 stays under the SLO, the producers kept to schedule, and every result verified.
+    Writes search_<engine>_p<parallelism>.csv/.json/.png into --report-dir.
     """
     from ctrbench import pipeline, preflight
     from ctrbench.search.criterion import Criterion

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from ctrbench.search.criterion import Criterion, StepMeasurement, judge, slope
+from ctrbench.search.criterion import Criterion, StepMeasurement, judge, slope, slope_lower_bound
 from ctrbench.search.strategy import search_sustainable_rate
 
 CRITERION = Criterion(latency_slo_s=1.5)
@@ -84,3 +84,23 @@ def test_repetitions_are_judged_by_their_median():
     good, bad = measure(90_000), measure(150_000)
     assert judge([good, good, bad], CRITERION).sustainable
     assert not judge([good, bad, bad], CRITERION).sustainable
+
+
+def test_latency_grows_only_when_the_trend_is_clear_of_the_scatter():
+    flat_backlog = [(t, 100.0) for t in range(30)]
+    # Two or three windows whose latencies differ by chance: not a trend (22 ms/s from two points failed a
+    # 4,000 events/s step of a real run once).
+    for windows in ([(10.0, 0.70), (20.0, 0.92)], [(10.0, 0.70), (20.0, 0.80), (30.0, 0.95)]):
+        assert slope(windows) >= CRITERION.latency_slope_max  # the slope alone would call it growing
+        step = StepMeasurement(4_000, 4_000, flat_backlog, windows, 3.0, True)
+        assert judge([step], CRITERION).sustainable, windows
+    # Latency climbing 100 ms per window (10 ms/s) with 20 ms of scatter, over six windows: growing.
+    climbing = [(10.0 * w, 0.7 + 0.1 * w + (0.02 if w % 2 else -0.02)) for w in range(1, 7)]
+    verdict = judge([StepMeasurement(4_000, 4_000, flat_backlog, climbing, 3.0, True)],
+                    Criterion(latency_slo_s=5.0, latency_slope_max=0.005))
+    assert not verdict.sustainable and verdict.reasons[0].startswith("window latency grows (10 ms/s, at least")
+    # The bound: exact for points on a line, below the slope with scatter, -inf when no trend can be told.
+    assert slope_lower_bound([(0, 1.0), (1, 3.0), (2, 5.0)]) == pytest.approx(2.0)
+    assert slope_lower_bound(climbing) < slope(climbing)
+    assert slope_lower_bound([(0, 1.0), (1, 3.0)]) == -math.inf
+    assert slope_lower_bound([(5, 1.0), (5, 2.0), (5, 3.0)]) == -math.inf
