@@ -142,7 +142,9 @@ def run_soak(settings: RunSettings, rate: float, duration_s: float, warmup_s: fl
     measured = [(t, v) for t, v in windows if t > warmup_s]
     return SoakResult(
         rate=rate, duration_s=duration_s, warmup_s=warmup_s,
-        processes=_memory(sampler.memory, start_s + warmup_s, start_s + duration_s),
+        # Judged on the times written to the CSV (seconds since the load started, to 0.1 s), so that a
+        # sample at the warm-up's edge is in or out of both alike.
+        processes=_memory([(round(t - start_s, 1), m) for t, m in sampler.memory], warmup_s, duration_s),
         window_latency_ms=[(round(t, 1), v) for t, v in windows],
         first_half_ms=_percentiles([v for t, v in measured if t <= half]),
         second_half_ms=_percentiles([v for t, v in measured if t > half]),
