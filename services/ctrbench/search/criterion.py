@@ -79,8 +79,10 @@ def slope(points: list[tuple[float, float]]) -> float:
     return float(np.polyfit(t - t[0], y, 1)[0])
 
 
-# One-sided 95% quantiles of Student's t for 1..10 degrees of freedom; beyond, the normal's (within 5%).
-_T95 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812)
+# One-sided 95% quantiles of Student's t for 1..30 degrees of freedom; beyond, the normal's (within 3%).
+_T95 = (6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812,
+        1.796, 1.782, 1.771, 1.761, 1.753, 1.746, 1.740, 1.734, 1.729, 1.725,
+        1.721, 1.717, 1.714, 1.711, 1.708, 1.706, 1.703, 1.701, 1.699, 1.697)
 _Z95 = 1.645
 
 
