@@ -601,6 +601,9 @@ def bench_job(
         "--parallelism", help="Parallelism to measure; repeat for several")] = None,
     impl: Annotated[list[Impl] | None, typer.Option(
         "--impl", help="Engine to measure (flink, spark); repeat for both")] = None,
+    warm_up: Annotated[bool, typer.Option(
+        "--warm-up/--no-warm-up", help="Run each job once untimed before its timed run, in the same JVM, so both "
+        "sides are timed on compiled code (--no-warm-up: cold, the Kafka job pays most of the JIT's work)")] = True,
     bootstrap: Bootstrap = None,
     verbose: Verbose = False,
 ) -> None:
@@ -616,7 +619,7 @@ def bench_job(
     engines = [i.value for i in impl or [Impl.flink]]
     if "none" in engines:
         raise ConfigError("--impl none: there is no job to measure; use --impl flink or --impl spark")
-    typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap, engines).render())
+    typer.echo(run_job_benchmark(events, parallelism or [1, 2], bootstrap, engines, warm_up).render())
 
 
 @app.command("bench-verify")

@@ -3,16 +3,20 @@ same aggregation over the engine's own generator source (Flink: ``datagen``; Spa
 ceiling on this machine. The ratio says how much of the engine's speed the Kafka and JSON path leaves.
 
 The topic is filled once (producer events with event times over the last ten minutes, and end-of-run markers) and
-every engine and parallelism drains the same records. How each engine is timed is in its own module
-(ctrbench.flink_job.bench, ctrbench.spark_job.bench).
+every engine and parallelism drains the same records. Each source is timed in a fresh process of its own (its own
+JVM: a TaskManager runs one job, and in a shared JVM whichever job runs later meets code the JIT compiled for the
+other), after an untimed warm-up run of the same job unless told otherwise. How each engine is timed is in its own
+module (ctrbench.flink_job.bench, ctrbench.spark_job.bench).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from ctrbench import catalog
@@ -36,6 +40,7 @@ _TIMING = {"flink": "from RUNNING to FINISHED", "spark": "sum of its micro-batch
 @dataclass
 class JobBenchResult:
     events: int
+    warm_up: bool = True
     # (engine, parallelism) -> (seconds from Kafka, seconds from the engine's generator)
     seconds: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
 
@@ -45,7 +50,8 @@ class JobBenchResult:
         return self.events / kafka_s, self.events / gen_s
 
     def render(self) -> str:
-        lines = [f"machine: {os.cpu_count()} cores; {self.events:,} events"]
+        warm = "each job timed after an untimed warm-up run" if self.warm_up else "cold: no warm-up run"
+        lines = [f"machine: {os.cpu_count()} cores; {self.events:,} events; {warm}"]
         for engine in dict.fromkeys(e for e, _p in self.seconds):
             lines.append(f"{engine} (timed {_TIMING[engine]}):")
             for (e, p) in sorted(k for k in self.seconds if k[0] == engine):
@@ -68,10 +74,29 @@ def _prefill(kafka: KafkaSettings, n: int) -> tuple[int, int]:
     return base, start + SPAN_S * NS_PER_S
 
 
+def _source_seconds(engine: str, source: str, kafka: KafkaSettings, job: JobSettings, events: int, base_ms: int,
+                    scratch: str, warm_up: bool, log_level: int) -> float:
+    """One engine's seconds over one source (``kafka`` or ``generator``); runs in a fresh process."""
+    if not logging.getLogger("ctrbench").handlers:  # a spawned process: log as the command does
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
+        logging.getLogger("ctrbench").addHandler(handler)
+        logging.getLogger("ctrbench").setLevel(log_level)
+    if engine == "flink":
+        from ctrbench.flink_job.bench import source_seconds as flink_seconds
+
+        return flink_seconds(kafka, job, source, events, SPAN_S, base_ms, warm_up)
+    from ctrbench.spark_job.bench import source_seconds as spark_seconds
+
+    return spark_seconds(kafka, job, source, events, base_ms, f"{scratch}/spark", SPAN_S, warm_up)
+
+
 def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | None,
-                      engines: list[str] | None = None) -> JobBenchResult:
-    """Pre-fill once, then time each engine's job from Kafka and over its generator, at each parallelism."""
-    out = JobBenchResult(events)
+                      engines: list[str] | None = None, warm_up: bool = True) -> JobBenchResult:
+    """Pre-fill once, then time each engine's job from Kafka and over its generator, at each parallelism, each in a
+    fresh process (see the module's docstring); with ``warm_up``, after an untimed run of the same job."""
+    out = JobBenchResult(events, warm_up)
+    spawn = multiprocessing.get_context("spawn")
     with kafka_or_embedded(bootstrap) as kafka, tempfile.TemporaryDirectory(prefix="ctrbench-bench-") as scratch:
         clear_topics(kafka)
         logger.info("pre-filling %s with %d events", kafka.events_topic, events)
@@ -82,13 +107,11 @@ def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | Non
             for p in parallelisms:
                 job = base_job.model_copy(update={"parallelism": p,
                                                   "consumer_group": f"ctr-bench-{p}-{time.time_ns()}"})
-                if engine == "flink":
-                    from ctrbench.flink_job.bench import drain_seconds as flink_drain
-
-                    out.seconds[(engine, p)] = flink_drain(kafka, job, events, SPAN_S, base // NS_PER_MS)
-                else:
-                    from ctrbench.spark_job.bench import drain_seconds as spark_drain
-
-                    out.seconds[(engine, p)] = spark_drain(kafka, job, events, base // NS_PER_MS,
-                                                           f"{scratch}/spark-p{p}", SPAN_S)
+                seconds = []
+                for source in ("kafka", "generator"):
+                    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                        seconds.append(pool.submit(
+                            _source_seconds, engine, source, kafka, job, events, base // NS_PER_MS,
+                            f"{scratch}/{engine}-p{p}-{source}", warm_up, logger.getEffectiveLevel()).result())
+                out.seconds[(engine, p)] = (seconds[0], seconds[1])
     return out

@@ -5,7 +5,7 @@ does for Flink with ``datagen`` (ctrbench.job_bench runs both).
 Both queries read the same number of rows in the same number of micro-batches (Kafka: ``availableNow`` with
 ``maxOffsetsPerTrigger``; the generator: ``rowsPerBatch``) and are timed by the sum of their micro-batches'
 durations as Spark's progress reports them, so query start-up is left out on both sides and the ratio compares
-like with like.
+like with like. Each source is timed in a fresh process of its own (ctrbench.job_bench).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ctrbench.spark_job.queries import counted_events, events, results_output
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["drain_seconds"]
+__all__ = ["source_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,21 +83,29 @@ def _timed(query: Any, rows: int, ends_by_itself: bool, timeout: float = 1800) -
     return sum(ms for _r, ms in seen.values()) / 1000
 
 
-def drain_seconds(kafka: KafkaSettings, job: JobSettings, rows: int, base_ms: int, checkpoints: str,
-                  span_s: int) -> tuple[float, float]:
-    """(seconds to drain ``rows`` pre-filled events from Kafka, seconds for as many rows from the generator), both
-    in ten micro-batches of the CTR job's aggregation, writing results to Kafka."""
+def source_seconds(kafka: KafkaSettings, job: JobSettings, source: str, rows: int, base_ms: int, checkpoints: str,
+                   span_s: int, warm_up: bool) -> float:
+    """Seconds in micro-batches for the CTR job's aggregation over ``source``, ten micro-batches writing results to
+    Kafka: "kafka" (drain ``rows`` pre-filled events) or "generator" (as many rows from ``rate-micro-batch``).
+    With ``warm_up`` the same query first runs once untimed, so the timed run sees code the JIT has compiled.
+    """
     per_batch = -(-rows // _BATCHES)
     spark = create_session(job)
     try:
-        from_kafka = events(spark, kafka, job, max_offsets_per_trigger=per_batch)
-        kafka_s = _timed(_start(results_output(counted_events(from_kafka, job), job), kafka,
-                                f"{checkpoints}/kafka-p{job.parallelism}", available_now=True), rows, True)
-        logger.info("parallelism %d from Kafka: %.2f s in micro-batches", job.parallelism, kafka_s)
-        generated = _generated(spark, rows, span_s, base_ms)
-        gen_s = _timed(_start(results_output(counted_events(generated, job), job), kafka,
-                              f"{checkpoints}/gen-p{job.parallelism}", available_now=False), rows, False)
-        logger.info("parallelism %d rate-micro-batch: %.2f s in micro-batches", job.parallelism, gen_s)
-        return kafka_s, gen_s
+        def timed(run: str) -> float:
+            if source == "kafka":
+                counted = counted_events(events(spark, kafka, job, max_offsets_per_trigger=per_batch), job)
+            else:
+                counted = counted_events(_generated(spark, rows, span_s, base_ms), job)
+            query = _start(results_output(counted, job), kafka, f"{checkpoints}/{source}-p{job.parallelism}-{run}",
+                           available_now=source == "kafka")
+            return _timed(query, rows, ends_by_itself=source == "kafka")
+
+        if warm_up:
+            logger.info("parallelism %d %s: warm-up run, not counted: %.2f s in micro-batches", job.parallelism,
+                        source, timed("warm-up"))
+        seconds = timed("timed")
+        logger.info("parallelism %d %s: %.2f s in micro-batches", job.parallelism, source, seconds)
+        return seconds
     finally:
         stop_session(spark)
