@@ -32,3 +32,15 @@ def test_bench_job_measures_both_engines_against_their_own_ceilings():
         assert kafka_rate > 0 and gen_rate > 0
         assert float(ratio) == pytest.approx(kafka_rate / gen_rate, abs=0.006)
     assert proc.stdout.index("flink (timed") < proc.stdout.index("spark (timed")
+
+
+def test_bench_job_without_warm_up_times_the_first_run():
+    cmd = [str(Path(sys.executable).with_name("ctrbench")), "bench-job", "--events", "20000", "--parallelism", "1",
+           "--impl", "flink", "--no-warm-up"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "20,000 events; cold: no warm-up run" in proc.stdout
+    assert "warm-up run" not in proc.stderr
+    timed = re.findall(r"ctrbench\.flink_job\.bench: parallelism 1 (\w+): [\d.]+ s", proc.stderr)
+    assert sorted(timed) == ["generator", "kafka"]
+    assert [m.group(2) for m in LINE.finditer(proc.stdout)] == ["datagen"]

@@ -602,8 +602,9 @@ def bench_job(
     impl: Annotated[list[Impl] | None, typer.Option(
         "--impl", help="Engine to measure (flink, spark); repeat for both")] = None,
     warm_up: Annotated[bool, typer.Option(
-        "--warm-up/--no-warm-up", help="Run each job once untimed before its timed run, in the same JVM, so both "
-        "sides are timed on compiled code (--no-warm-up: cold, the Kafka job pays most of the JIT's work)")] = True,
+        "--warm-up/--no-warm-up", help="Run each job once untimed before its timed run, so both sides are timed on "
+        "code the JIT has compiled (--no-warm-up: time the first, cold run). Each source runs in a fresh process "
+        "(its own JVM) either way")] = True,
     bootstrap: Bootstrap = None,
     verbose: Verbose = False,
 ) -> None:
@@ -611,7 +612,7 @@ def bench_job(
     (Flink: datagen; Spark: rate-micro-batch), the engine's ceiling here.
 
     Starts an embedded broker unless --bootstrap-servers is given; every engine drains the same pre-filled events.
-    Defaults: --impl flink, parallelism 1 and 2.
+    Each source is timed in a fresh process after an untimed warm-up run. Defaults: --impl flink, parallelism 1 and 2.
     """
     from ctrbench.job_bench import run_job_benchmark
 

@@ -76,7 +76,8 @@ def _prefill(kafka: KafkaSettings, n: int) -> tuple[int, int]:
 
 def _source_seconds(engine: str, source: str, kafka: KafkaSettings, job: JobSettings, events: int, base_ms: int,
                     scratch: str, warm_up: bool, log_level: int) -> float:
-    """One engine's seconds over one source (``kafka`` or ``generator``); runs in a fresh process."""
+    """One engine's seconds over one source (``kafka`` or ``generator``); runs in a fresh process. ``scratch`` holds
+    Spark's checkpoints (one directory per source, parallelism and run)."""
     if not logging.getLogger("ctrbench").handlers:  # a spawned process: log as the command does
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
@@ -88,7 +89,7 @@ def _source_seconds(engine: str, source: str, kafka: KafkaSettings, job: JobSett
         return flink_seconds(kafka, job, source, events, SPAN_S, base_ms, warm_up)
     from ctrbench.spark_job.bench import source_seconds as spark_seconds
 
-    return spark_seconds(kafka, job, source, events, base_ms, f"{scratch}/spark", SPAN_S, warm_up)
+    return spark_seconds(kafka, job, source, events, base_ms, scratch, SPAN_S, warm_up)
 
 
 def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | None,
@@ -112,6 +113,6 @@ def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | Non
                     with ProcessPoolExecutor(1, mp_context=spawn) as pool:
                         seconds.append(pool.submit(
                             _source_seconds, engine, source, kafka, job, events, base // NS_PER_MS,
-                            f"{scratch}/{engine}-p{p}-{source}", warm_up, logger.getEffectiveLevel()).result())
+                            scratch, warm_up, logger.getEffectiveLevel()).result())
                 out.seconds[(engine, p)] = (seconds[0], seconds[1])
     return out
