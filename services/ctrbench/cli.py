@@ -24,6 +24,7 @@ import click
 import typer
 
 from ctrbench.errors import ConfigError, CtrError, VerificationFailed
+from ctrbench.logs import setup_logging as _setup_logging
 from ctrbench.settings import (
     JobSettings,
     KafkaSettings,
@@ -83,16 +84,6 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")]
 MonitorPort = Annotated[int | None, typer.Option(
     "--monitor-port", help="Serve the live monitor's /metrics on this port (latency of each result as it lands, "
                            "backlog) [MONITOR_PORT, 0 = off]")]
-
-
-def _setup_logging(verbose: bool) -> None:
-    # Our own logger only: PyFlink, py4j and librdkafka keep their defaults.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logger.propagate = False
-    logging.getLogger("ctrbench.librdkafka").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def _load_settings(num_producers: int | None = None, events_per_producer: int | None = None,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ctrbench import catalog
 from ctrbench.embedded.kafka_broker import kafka_or_embedded
 from ctrbench.kafka.topics import clear_topics
+from ctrbench.logs import setup_logging
 from ctrbench.producer.end_of_run import send_end_of_run
 from ctrbench.producer.runner import build_schedule, send_unpaced
 from ctrbench.schema import NS_PER_MS, NS_PER_S
@@ -75,14 +76,11 @@ def _prefill(kafka: KafkaSettings, n: int) -> tuple[int, int]:
 
 
 def _source_seconds(engine: str, source: str, kafka: KafkaSettings, job: JobSettings, events: int, base_ms: int,
-                    scratch: str, warm_up: bool, log_level: int) -> float:
+                    scratch: str, warm_up: bool, verbose: bool) -> float:
     """One engine's seconds over one source (``kafka`` or ``generator``); runs in a fresh process. ``scratch`` holds
     Spark's checkpoints (one directory per source, parallelism and run)."""
     if not logging.getLogger("ctrbench").handlers:  # a spawned process: log as the command does
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S"))
-        logging.getLogger("ctrbench").addHandler(handler)
-        logging.getLogger("ctrbench").setLevel(log_level)
+        setup_logging(verbose)
     if engine == "flink":
         from ctrbench.flink_job.bench import source_seconds as flink_seconds
 
@@ -113,6 +111,6 @@ def run_job_benchmark(events: int, parallelisms: list[int], bootstrap: str | Non
                     with ProcessPoolExecutor(1, mp_context=spawn) as pool:
                         seconds.append(pool.submit(
                             _source_seconds, engine, source, kafka, job, events, base // NS_PER_MS,
-                            scratch, warm_up, logger.getEffectiveLevel()).result())
+                            scratch, warm_up, logger.isEnabledFor(logging.DEBUG)).result())
                 out.seconds[(engine, p)] = (seconds[0], seconds[1])
     return out
