@@ -589,7 +589,9 @@ failSwapOn: false
 maxPods: 110
 serializeImagePulls: false
 evictionHard: {memory.available: "200Mi", nodefs.available: "2%", imagefs.available: "2%"}
-imageGCHighThresholdPercent: 95
+# No image garbage collection (100 turns it off): this node has no registry to pull an image back from, and a
+# disk filling up with other things made the kubelet delete the pause image and every ctrbench image it held.
+imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 90
 EOF
   write_file "$CLUSTER_ETC/kube-proxy.yaml" <<EOF

@@ -170,6 +170,21 @@ def test_report_publishing_and_its_rbac_against_the_api_server(local_cluster):
     assert denied.value.status == 403
 
 
+def test_the_node_keeps_every_image_it_was_loaded_with(local_cluster):
+    """The node has no registry to pull an image back from, so its kubelet must never garbage-collect images: with the
+    disk filling up it once deleted the pause image (and ours), and every pod after that failed to start. After all the
+    runs above, the pause image and the project's images are still on the node."""
+    node = json.loads(local_cluster.run("kubectl", "get", "nodes", "-o", "json").stdout)["items"][0]
+    configz = json.loads(local_cluster.run(
+        "kubectl", "get", "--raw", f"/api/v1/nodes/{node['metadata']['name']}/proxy/configz").stdout)
+    assert configz["kubeletconfig"]["imageGCHighThresholdPercent"] == 100
+    names = {name for image in node["status"]["images"] for name in image["names"]}
+    pause = local_cluster.run("bash", "-c", 'source "$1"; echo "$CLUSTER_PAUSE_IMAGE"', "-",
+                              str(CLUSTER.with_name("env.sh"))).stdout.strip()
+    for image in (pause, "ctrbench/producer", "ctrbench/flink", "ctrbench/spark"):
+        assert any(name.startswith(f"docker.io/{image}") for name in names), (image, sorted(names))
+
+
 def test_spark_applications_is_empty_only_when_the_api_says_so(local_cluster):
     """`cluster start` picks the Flink or the Spark path from this answer: a 403 (or a missing CRD's 404) means
     "no Spark here", an API server it cannot reach is an error, never an empty list."""
