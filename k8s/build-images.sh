@@ -58,9 +58,33 @@ if [[ $standins == true ]]; then
          "SPARK_IMAGE=${STANDIN_TAG[spark]}")
 fi
 
-# build_image <dockerfile> <image>
+# docker_build <what> <logfile> <docker build arguments...>: one build at low priority, its output in logfile; on failure
+# the end of that log and an error naming <what>
+docker_build() {
+  local what=$1 logfile=$2
+  shift 2
+  if ! (cd "$ROOT" && nice -n 10 docker build "$@" .) >>"$logfile" 2>&1; then
+    tail -40 "$logfile" >&2
+    rm -f "$logfile"
+    die "building $what failed (the end of its log is above)"
+  fi
+}
+
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# retire <image id> <tag>: the image that <tag> named before a rebuild, now untagged, and its layers that no other
+# image shares. Every source change makes new images; without this the build cache grows by ~4 GB per build until the
+# disk is full. Kept when a container or another tag still uses it.
+retire() {
+  local old=$1 tag=$2
+  [[ -n $old && $old != "$(image_id "$tag")" ]] || return 0
+  docker image rm "$old" >/dev/null 2>&1 || true
+}
+
+# build_image <dockerfile> <image>: the image and, tagged <image>-<stage>, each named stage it is built from, so that a
+# superseded stage is retired like the image (an untagged stage would stay behind as a dangling image)
 build_image() {
-  local dockerfile=$1 image=$2 started logfile base
+  local dockerfile=$1 image=$2 started logfile base stage stage_tag old
   local -a build_args=("${network[@]}")
   for base in "${bases[@]}"; do
     # only the arguments this Dockerfile declares (docker warns about the others)
@@ -73,12 +97,17 @@ build_image() {
   fi
   started=$SECONDS
   logfile=$(mktemp /tmp/ctrbench-image-build.XXXXXX)
-  if ! (cd "$ROOT" && nice -n 10 docker build "${build_args[@]}" -f "$dockerfile" -t "$image" .) >"$logfile" 2>&1; then
-    tail -40 "$logfile" >&2
-    rm -f "$logfile"
-    die "building $image failed (the end of its log is above)"
-  fi
+  for stage in $(sed -n 's/^FROM[[:space:]].*[[:space:]][Aa][Ss][[:space:]]\{1,\}\([A-Za-z0-9_.-]*\).*/\1/p' \
+                   "$ROOT/$dockerfile"); do
+    stage_tag="${image%:*}-$stage:${image##*:}"
+    old=$(image_id "$stage_tag")
+    docker_build "stage $stage of $image" "$logfile" "${build_args[@]}" -f "$dockerfile" --target "$stage" -t "$stage_tag"
+    retire "$old" "$stage_tag"
+  done
+  old=$(image_id "$image")
+  docker_build "$image" "$logfile" "${build_args[@]}" -f "$dockerfile" -t "$image"
   rm -f "$logfile"
+  retire "$old" "$image"
   log "$image: built in $((SECONDS - started)) s ($(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec))"
 }
 
