@@ -63,7 +63,7 @@ fi
 docker_build() {
   local what=$1 logfile=$2
   shift 2
-  if ! (cd "$ROOT" && nice -n 10 docker build "$@" .) >>"$logfile" 2>&1; then
+  if ! (cd "$ROOT" && nice -n 10 docker build "$@" .) </dev/null >>"$logfile" 2>&1; then
     tail -40 "$logfile" >&2
     rm -f "$logfile"
     die "building $what failed (the end of its log is above)"
@@ -97,13 +97,12 @@ build_image() {
   fi
   started=$SECONDS
   logfile=$(mktemp /tmp/ctrbench-image-build.XXXXXX)
-  for stage in $(sed -n 's/^FROM[[:space:]].*[[:space:]][Aa][Ss][[:space:]]\{1,\}\([A-Za-z0-9_.-]*\).*/\1/p' \
-                   "$ROOT/$dockerfile"); do
+  while read -r stage; do
     stage_tag="${image%:*}-$stage:${image##*:}"
     old=$(image_id "$stage_tag")
     docker_build "stage $stage of $image" "$logfile" "${build_args[@]}" -f "$dockerfile" --target "$stage" -t "$stage_tag"
     retire "$old" "$stage_tag"
-  done
+  done < <(sed -n 's/^FROM[[:space:]].*[[:space:]][Aa][Ss][[:space:]]\{1,\}\([A-Za-z0-9_.-]*\).*/\1/p' "$ROOT/$dockerfile")
   old=$(image_id "$image")
   docker_build "$image" "$logfile" "${build_args[@]}" -f "$dockerfile" -t "$image"
   rm -f "$logfile"

@@ -650,16 +650,32 @@ node_image_source() {
     for (i = 1; i <= n; i++) if (sub(/^ctrbench\.docker-id=/, "", labels[i])) print labels[i] }'
 }
 
+# need_space <image> <bytes>: dies, naming what is needed and what is free, unless the node's image store can take an
+# image of <bytes>. The kubelet collects no images here (nothing could pull them back), so a full disk would surface only
+# as evicted pods: the import stores the layers and unpacks them (about twice the image), and 5% of the disk stays free
+# (the kubelet evicts every pod below 2%).
+need_space() {
+  local image=$1 bytes=$2 total avail need mount
+  read -r total avail mount < <(df -B1 --output=size,avail,target "$CLUSTER_CONTAINERD_ROOT" | tail -n 1)
+  need=$((2 * bytes + total / 20))
+  ((avail >= need)) && return 0
+  die "load: importing $image ($(numfmt --to=iec "$bytes")) needs $(numfmt --to=iec "$need") free on $mount" \
+    "(twice the image, and 5% of the disk kept free); $(numfmt --to=iec "$avail") is. Free space (e.g. 'docker image" \
+    "prune' in the daemon that built it, or '$0 down --purge') and load again."
+}
+
 # import_images <image>...: Docker -> the node's containerd (namespace k8s.io), unless already there.
 import_images() {
-  local image id ref start=$SECONDS t size imported=0
+  local image id ref start=$SECONDS t bytes size imported=0
   docker_env
   for image in "$@"; do
     id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || die "load: no Docker image $image"
     ref=$(normalize_ref "$image")
     if [[ $(node_image_source "$ref") == "$id" ]]; then log "load: $image: already in the node"; continue; fi
     t=$SECONDS
-    size=$(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec)
+    bytes=$(docker image inspect -f '{{.Size}}' "$image")
+    need_space "$image" "$bytes"
+    size=$(numfmt --to=iec "$bytes")
     docker save "$image" | ctr_k8s images import - >/dev/null || die "load: importing $image into the node failed"
     ctr_k8s images label "$ref" "ctrbench.docker-id=$id" >/dev/null || die "load: $ref is not in the node after import"
     log "load: $image: imported ($size) in $(duration $((SECONDS - t)))"

@@ -185,6 +185,29 @@ def test_the_node_keeps_every_image_it_was_loaded_with(local_cluster):
         assert any(name.startswith(f"docker.io/{image}") for name in names), (image, sorted(names))
 
 
+def test_load_refuses_an_image_the_disk_cannot_take(local_cluster, tmp_path):
+    """With image GC off, a full disk would show only as evicted pods: `load` refuses first and says what it needs.
+    The node's image store is pointed at a nearly full 16 MiB tmpfs for this one command."""
+    store = tmp_path / "store"
+    store.mkdir()
+    local_cluster.run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(store))
+    try:
+        (store / "filler").write_bytes(b"\0" * (15 * 1024 * 1024))
+        proc = local_cluster.run("bash", "-c", """set -e
+            eval "$("$1" start)"
+            docker tag ctrbench-local/pause:3.10 ctrbench-test/space-check:1
+            trap 'docker image rm ctrbench-test/space-check:1 >/dev/null' EXIT
+            CLUSTER_CONTAINERD_ROOT=$3 bash "$2" load ctrbench-test/space-check:1""",
+                                 "-", str(DOCKER), str(CLUSTER), str(store), check=False)
+    finally:
+        local_cluster.run("umount", str(store))
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(rf"load: importing ctrbench-test/space-check:1 \(\S+\) needs \S+ free on {store} .*; "
+                     r"\S+ is\. Free space", proc.stderr), proc.stderr
+    names = local_cluster.run("kubectl", "get", "nodes", "-o", "jsonpath={.items[0].status.images[*].names}").stdout
+    assert "space-check" not in names
+
+
 def test_spark_applications_is_empty_only_when_the_api_says_so(local_cluster):
     """`cluster start` picks the Flink or the Spark path from this answer: a 403 (or a missing CRD's 404) means
     "no Spark here", an API server it cannot reach is an error, never an empty list."""
