@@ -8,7 +8,9 @@ Spark reports: micro-batches, rows it dropped as late (none here), and where its
 from __future__ import annotations
 
 import json
+import threading
 import time
+from urllib.error import URLError
 from urllib.request import urlopen
 
 import pytest
@@ -28,8 +30,32 @@ pytestmark = pytest.mark.integration
 S = NS_PER_S
 
 
+def _scraped_while(url: str, action) -> int:  # type: ignore[no-untyped-def]
+    """Scrape ``url`` in a loop while ``action`` runs (as the live monitor may); returns how many scrapes answered."""
+    done = threading.Event()
+    answered = 0
+
+    def scrape() -> None:
+        nonlocal answered
+        while not done.is_set():
+            try:
+                urlopen(url, timeout=5).read()
+                answered += 1
+            except (URLError, ConnectionError):
+                time.sleep(0.01)
+
+    thread = threading.Thread(target=scrape)
+    thread.start()
+    try:
+        action()
+    finally:
+        done.set()
+        thread.join()
+    return answered
+
+
 @pytest.mark.parametrize("parallelism", [1, 2])
-def test_window_results_are_exact(kafka_settings, job_settings, parallelism):
+def test_window_results_are_exact(kafka_settings, job_settings, parallelism, caplog):
     base, records, reasons = write_hand_made(kafka_settings)
     job = job_settings.model_copy(update={"parallelism": parallelism, "base_time_ns": base,
                                           "job_metrics_port": free_port()})
@@ -54,8 +80,12 @@ def test_window_results_are_exact(kafka_settings, job_settings, parallelism):
         assert served["ctr_spark_input_rows_total"] == len(records) + 3  # and one marker per partition
         assert served["ctr_spark_late_rows_dropped_total"] == 0
     finally:
-        handle.stop()
+        # Stopped while /metrics is scraped: nothing may call into the driver JVM as it goes (py4j logs a traceback
+        # for every call that finds it gone, as an interrupted run once printed).
+        scrapes = _scraped_while(metrics_url, handle.stop)
 
+    assert scrapes > 0
+    assert [r.getMessage() for r in caplog.records if r.name in ("root", "py4j.java_gateway")] == []
     check_hand_made(got, rejected, reasons, base)
     assert handle.late_rows_dropped == 0
     assert not spark_job_running(metrics_url)  # stopped: nothing serves any more

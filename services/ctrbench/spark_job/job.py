@@ -95,6 +95,7 @@ class SparkJob:
     batches: int = 0
     input_rows: int = 0
     stop_serving: Callable[[], None] | None = None  # the job's /metrics endpoint, when served
+    listener: Any = None  # the StreamingQueryListener that feeds on_progress
     # The events topic's next offset per partition after the latest completed micro-batch of the results query.
     _read_up_to: dict[int, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -131,15 +132,24 @@ class SparkJob:
                 raise ServiceUnavailable(f"Spark query {query.name} failed: {str(error).splitlines()[0]}")
 
     def stop(self) -> None:
-        """Stop both queries and the session (cleanly, so the driver JVM exits)."""
+        """Stop serving metrics and listening, then both queries and the session (cleanly, so the driver JVM exits).
+
+        In that order so that no thread of ours is inside a call to the JVM as it exits: py4j logs a traceback for
+        every call left unanswered (an interrupted run printed one from a listener callback).
+        """
+        if self.stop_serving is not None:
+            self.stop_serving()
+        if self.listener is not None:
+            try:
+                self.spark.streams.removeListener(self.listener)
+            except Exception as exc:  # noqa: BLE001 - stopping anyway
+                logger.debug("removing the progress listener: %s", exc)
         for query in self.queries:
             try:
                 query.stop()
             except Exception as exc:  # noqa: BLE001 - stopping anyway
                 logger.debug("stopping Spark query %s: %s", query.name, exc)
         stop_session(self.spark, self.local)
-        if self.stop_serving is not None:
-            self.stop_serving()
         if self.owns_checkpoints:
             shutil.rmtree(self.checkpoints, ignore_errors=True)
         logger.info("Spark job stopped (%d micro-batches, %d rows dropped as late)", self.batches,
@@ -219,7 +229,8 @@ def start(kafka: KafkaSettings, job: JobSettings, local: bool = True,
     checkpoints = (Path(job.checkpoint_dir) / f"run-{job.base_time_ns}" if job.checkpoint_dir
                    else Path(tempfile.mkdtemp(prefix="ctrbench-spark-")))
     handle = SparkJob(spark, [], checkpoints, owns, kafka.events_topic, local)
-    spark.streams.addListener(_listener(handle))
+    handle.listener = _listener(handle)
+    spark.streams.addListener(handle.listener)
     rows = events(spark, kafka, job)
     common = {"kafka.bootstrap.servers": kafka.kafka_bootstrap_servers}
     handle.queries.append(
