@@ -47,6 +47,9 @@ def _scraped_while(url: str, action) -> int:  # type: ignore[no-untyped-def]
     thread = threading.Thread(target=scrape)
     thread.start()
     try:
+        deadline = time.monotonic() + 10
+        while answered == 0 and time.monotonic() < deadline:  # scraping before the action starts
+            time.sleep(0.01)
         action()
     finally:
         done.set()
