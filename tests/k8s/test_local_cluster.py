@@ -170,6 +170,12 @@ def test_report_publishing_and_its_rbac_against_the_api_server(local_cluster):
     assert denied.value.status == 403
 
 
+def _pause_image(local_cluster) -> str:  # type: ignore[no-untyped-def]
+    """The node's pause image, as k8s/local/env.sh names it."""
+    return local_cluster.run("bash", "-c", 'source "$1"; echo "$CLUSTER_PAUSE_IMAGE"', "-",
+                             str(CLUSTER.with_name("env.sh"))).stdout.strip()
+
+
 def test_the_node_keeps_every_image_it_was_loaded_with(local_cluster):
     """The node has no registry to pull an image back from, so its kubelet must never garbage-collect images: with the
     disk filling up it once deleted the pause image (and ours), and every pod after that failed to start. After all the
@@ -179,9 +185,7 @@ def test_the_node_keeps_every_image_it_was_loaded_with(local_cluster):
         "kubectl", "get", "--raw", f"/api/v1/nodes/{node['metadata']['name']}/proxy/configz").stdout)
     assert configz["kubeletconfig"]["imageGCHighThresholdPercent"] == 100
     names = {name for image in node["status"]["images"] for name in image["names"]}
-    pause = local_cluster.run("bash", "-c", 'source "$1"; echo "$CLUSTER_PAUSE_IMAGE"', "-",
-                              str(CLUSTER.with_name("env.sh"))).stdout.strip()
-    for image in (pause, "ctrbench/producer", "ctrbench/flink", "ctrbench/spark"):
+    for image in (_pause_image(local_cluster), "ctrbench/producer", "ctrbench/flink", "ctrbench/spark"):
         assert any(name.startswith(f"docker.io/{image}") for name in names), (image, sorted(names))
 
 
@@ -195,10 +199,10 @@ def test_load_refuses_an_image_the_disk_cannot_take(local_cluster, tmp_path):
         (store / "filler").write_bytes(b"\0" * (15 * 1024 * 1024))
         proc = local_cluster.run("bash", "-c", """set -e
             eval "$("$1" start)"
-            docker tag ctrbench-local/pause:3.10 ctrbench-test/space-check:1
+            docker tag "$4" ctrbench-test/space-check:1
             trap 'docker image rm ctrbench-test/space-check:1 >/dev/null' EXIT
             CLUSTER_CONTAINERD_ROOT=$3 bash "$2" load ctrbench-test/space-check:1""",
-                                 "-", str(DOCKER), str(CLUSTER), str(store), check=False)
+                                 "-", str(DOCKER), str(CLUSTER), str(store), _pause_image(local_cluster), check=False)
     finally:
         local_cluster.run("umount", str(store))
     assert proc.returncode == 1, proc.stderr
