@@ -17,6 +17,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
+from ctrbench.cluster.diagnose import diagnose
 from ctrbench.cluster.release import Release
 from ctrbench.errors import CtrError, ServiceUnavailable, VerificationFailed
 
@@ -52,6 +53,10 @@ class RunStatus:
 
 
 def _pod_trouble(pod: Any) -> tuple[str, bool] | None:
+    for cond in pod.status.conditions or []:
+        if cond.type == "PodScheduled" and cond.status == "False" and cond.reason:
+            message = (cond.message or "").strip()[:160]
+            return f"{pod.metadata.name}: {cond.reason}" + (f" ({message})" if message else ""), False
     for status in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or []):
         waiting = status.state.waiting if status.state else None
         if waiting and waiting.reason in _TROUBLE:
@@ -183,13 +188,19 @@ def _report_exit_code(release: Release) -> int | None:
     return None
 
 
+def _with_diagnosis(release: Release, message: str, skip: tuple[str, ...] = ()) -> str:
+    found = diagnose(release, skip=skip)
+    return f"{message}\npods that are not fine:\n{found}" if found else message
+
+
 def follow(release: Release, timeout: float, interval: float = 5.0,
            echo: Callable[[str], None] = print) -> RunStatus:
     """Print the run's status as it changes (at least every 30 s) until the report Job ends.
 
     Raises :class:`VerificationFailed` when the report found results that differ from the truth,
     :class:`CtrError` when the report failed otherwise or a pod cannot start, and
-    :class:`ServiceUnavailable` after ``timeout`` seconds.
+    :class:`ServiceUnavailable` after ``timeout`` seconds. Every error but the verification's ends with
+    the diagnosis of the pods that are not fine (:func:`ctrbench.cluster.diagnose.diagnose`).
     """
     deadline = time.monotonic() + timeout
     last, last_time = "", 0.0
@@ -200,15 +211,17 @@ def follow(release: Release, timeout: float, interval: float = 5.0,
             echo(line)
             last, last_time = line, time.monotonic()
         if status.fatal:
-            raise CtrError(f"pods cannot start: {'; '.join(status.fatal)} (an image missing from the nodes? "
-                           "load it, or fix image.*.repository/tag)")
+            raise CtrError(_with_diagnosis(
+                release, f"pods cannot start: {'; '.join(status.fatal)} (an image missing from the nodes? "
+                "load it, or fix image.*.repository/tag)"))
         if status.report == "complete":
             return status
         if status.report == "failed":
             log = _report_log(release)
             if _report_exit_code(release) == _REPORT_EXIT_VERIFY:
                 raise VerificationFailed(f"the report Job found results that differ from the truth:\n{log}")
-            raise CtrError(f"the report Job failed:\n{log}")
+            raise CtrError(_with_diagnosis(release, f"the report Job failed:\n{log}", skip=("latency",)))
         if time.monotonic() > deadline:
-            raise ServiceUnavailable(f"the run did not end within {timeout:.0f} s; last status: {line}")
+            raise ServiceUnavailable(_with_diagnosis(
+                release, f"the run did not end within {timeout:.0f} s; last status: {line}"))
         time.sleep(interval)
