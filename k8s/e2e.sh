@@ -68,17 +68,23 @@ case $PROVIDER in
 esac
 need kubectl helm
 
-# Whenever a step fails: what the cluster looked like, the events and the logs of pods that are not fine.
+# Whenever a step fails: what the cluster looked like, the events and the logs of pods that are not fine, in
+# $OUT/cluster-at-failure.txt (the failed step's own message stays the last thing in the log).
 debug_and_show_logs() {
-  log "failed after $((SECONDS - started)) s; pods, events and logs follow"
-  kubectl get pods -A -o wide || true
-  local ns
-  for ns in "$NS" ${SPARK_NS:+"$SPARK_NS"}; do
-    kubectl -n "$ns" get events --sort-by=.lastTimestamp | tail -40 || true
-    for pod in $(kubectl -n "$ns" get pods -o name 2>/dev/null); do
-      kubectl -n "$ns" logs "$pod" --all-containers --tail=30 --prefix 2>/dev/null | tail -60 || true
+  log "failed after $((SECONDS - started)) s; pods, events and logs in $OUT/cluster-at-failure.txt"
+  {
+    kubectl get pods -A -o wide || true
+    echo "## warning events in kube-system"
+    kubectl -n kube-system get events --field-selector type=Warning --sort-by=.lastTimestamp | tail -10 || true
+    local ns
+    for ns in "$NS" ${SPARK_NS:+"$SPARK_NS"}; do
+      echo "## warning events in $ns"
+      kubectl -n "$ns" get events --field-selector type=Warning --sort-by=.lastTimestamp | tail -30 || true
+      for pod in $(kubectl -n "$ns" get pods -o name 2>/dev/null); do
+        kubectl -n "$ns" logs "$pod" --all-containers --tail=30 --prefix 2>/dev/null | tail -60 || true
+      done
     done
-  done
+  } >"$OUT/cluster-at-failure.txt" 2>&1
 }
 trap debug_and_show_logs ERR
 
@@ -112,7 +118,9 @@ helm install "$RELEASE" "$ROOT/helm" -n "$NS" "${values[@]}" "${sets[@]}"
 check_run() {  # <name> [namespace]: follow the run, fetch its report, fail unless every cell verified
   local name=$1 ns=${2:-$NS}
   mkdir -p "$OUT/$name"
-  "$CTRBENCH" cluster follow -n "$ns" --release "$RELEASE" --timeout "${RUN_TIMEOUT:-1500}"
+  # Its error names the pods that are not fine, with their events and logs; the trap is not called in functions.
+  "$CTRBENCH" cluster follow -n "$ns" --release "$RELEASE" --timeout "${RUN_TIMEOUT:-1500}" ||
+    { debug_and_show_logs; die "run $name did not complete (above)"; }
   "$CTRBENCH" cluster report -n "$ns" --release "$RELEASE" --output-dir "$OUT/$name" | tee "$OUT/$name/verdict.txt"
 }
 run1_started=$SECONDS
