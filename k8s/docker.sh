@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A Docker daemon to build images with. `start` uses the daemon that DOCKER_HOST (or the default
 # socket) reaches; when none answers it starts a private dockerd and prints how to reach it. `stop`
-# stops only a daemon that `start` started. The private daemon creates no bridge, no iptables rule
-# and no NAT (builds use the host's network), and keeps its images in the ctrbench cache so rebuilds
+# stops only a daemon that `start` started. The private daemon creates no bridge, no iptables rule,
+# no NAT and leaves IP forwarding as it is (builds use the host's network); its build containers' cgroups
+# live under ctrbench-docker, removed by `stop`; it keeps its images in the ctrbench cache so rebuilds
 # reuse their layers.
 #   eval "$(k8s/docker.sh start)"     # exports DOCKER_HOST (and DOCKER_BUILDKIT=0 without buildx)
 #   k8s/docker.sh stop
@@ -13,6 +14,7 @@ CACHE=${CTRBENCH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ctrbench}
 RUN=${CTRBENCH_DOCKER_RUN:-/run/ctrbench-docker}
 SOCK=$RUN/docker.sock
 PIDFILE=$RUN/dockerd.pid
+CGROUP=ctrbench-docker  # the parent of the build containers' cgroups, in every hierarchy
 
 reachable() { DOCKER_HOST=$1 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
@@ -20,6 +22,15 @@ exports() {  # the environment that reaches daemon $1
   echo "export DOCKER_HOST=$1"
   # Debian's docker.io has no buildx plugin: use the classic builder (it reads the same Dockerfiles).
   docker buildx version >/dev/null 2>&1 || echo "export DOCKER_BUILDKIT=0"
+}
+
+# The build containers' cgroups (empty once the daemon has stopped), deepest first.
+remove_cgroups() {
+  local dir
+  for dir in /sys/fs/cgroup/"$CGROUP" /sys/fs/cgroup/*/"$CGROUP"; do
+    [[ -d $dir ]] && { find "$dir" -depth -type d -exec rmdir {} + || log "docker: could not remove cgroup $dir"; }
+  done
+  return 0
 }
 
 # Unmount whatever is mounted under our run directory (deepest first).
@@ -42,7 +53,8 @@ start() {
   log "docker: no daemon answers at $current; starting a private dockerd (data in $CACHE/docker)"
   # setsid: the daemon outlives this script but not a kill of its own pid.
   setsid dockerd --host "unix://$SOCK" --pidfile "$PIDFILE" --data-root "$CACHE/docker" --exec-root "$RUN/exec" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --userland-proxy=false \
+    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false --userland-proxy=false \
+    --cgroup-parent="$CGROUP" \
     --log-level=warn >"$RUN/dockerd.log" 2>&1 </dev/null &
   local deadline=$((SECONDS + 60))
   until reachable "unix://$SOCK"; do
@@ -59,6 +71,7 @@ start() {
 stop() {
   if ! ours_running; then
     unmount_ours
+    remove_cgroups
     rm -rf "$RUN"
     return 0
   fi
@@ -72,6 +85,7 @@ stop() {
   done
   # dockerd leaves the mount of its default network namespace behind; nothing of ours may stay mounted.
   unmount_ours
+  remove_cgroups
   rm -rf "$RUN"
   log "docker: private dockerd stopped"
 }
