@@ -7,10 +7,12 @@ what is missing; with CI=true they fail instead, so CI never passes without them
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,10 @@ DOCKER = ROOT / "k8s" / "docker.sh"
 # Mounts of a Docker daemon that someone else runs may come and go meanwhile; ours (k8s/docker.sh's private
 # daemon, its data in the ctrbench cache) must all be gone after `down` and `docker.sh stop`.
 _FOREIGN_MOUNTS = "^/var/lib/docker/|^/run/docker/"
+# The machine has one local cluster (one state directory, one node address): a second test session would take it
+# down under the first (its fixture starts with `down`, and ends with it). Sessions take turns on this lock.
+CLUSTER_LOCK = Path("/run/lock/ctrbench-local-cluster.lock")
+CLUSTER_LOCK_WAIT_S = 2700  # the other session's cluster tests take about 25 min
 
 
 def missing_for_cluster() -> str | None:
@@ -74,6 +80,31 @@ def _stream(cmd: list[str], timeout: float) -> None:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode} (its output is above)")
 
 
+def hold_cluster_lock(path: Path = CLUSTER_LOCK, wait_s: float = CLUSTER_LOCK_WAIT_S) -> int:
+    """Take the machine's local cluster for this process (an open descriptor holding ``path``'s lock, released when
+    the process ends however it ends); wait for another session holding it, saying who, and fail after ``wait_s``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline, said = time.monotonic() + wait_s, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = path.read_text().strip() or "another process"
+            if time.monotonic() > deadline:
+                os.close(fd)
+                pytest.fail(f"the local cluster is still in use by {holder} after {wait_s:.0f} s (lock {path}); "
+                            "let that test session finish, or stop it, then run again")
+            if not said:
+                print(f"waiting for the local cluster: {holder} uses it (lock {path})", file=sys.stderr)
+                said = True
+            time.sleep(5)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"test session pid {os.getpid()} in {ROOT}, since {time.strftime('%H:%M:%S')}\n".encode(), 0)
+    return fd
+
+
 def _cluster_env() -> dict[str, str]:
     out = subprocess.run(["bash", str(CLUSTER), "env"], capture_output=True, text=True, check=True).stdout
     env = dict(os.environ)
@@ -91,6 +122,7 @@ def local_cluster() -> Iterator[LocalCluster]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the cluster tests cannot run here (CI=true never skips them): missing {missing}")
         pytest.skip(f"local Kubernetes cluster: missing {missing}")
+    lock = hold_cluster_lock()
     # Its packages first: the snapshot itself needs iproute2 and iptables, which a fresh machine may lack.
     _stream(["bash", str(CLUSTER), "deps"], timeout=1800)
     # A cluster left running by hand is stopped first, so that "before" is the host without any of it.
@@ -102,3 +134,4 @@ def local_cluster() -> Iterator[LocalCluster]:
         yield cluster
     finally:
         stop_cluster_and_docker()
+        os.close(lock)

@@ -4,14 +4,16 @@ In order: a complete run installed with `helm install` and verified (k8s/e2e.sh,
 and fetches the report with `ctrbench cluster`), then a second run started with `ctrbench cluster
 start`, then three runs with a fault each (a producer pod, the TaskManager pod, the Kafka pod deleted
 mid-run), then the release switched to engine=spark and a run on Spark under the Kubeflow Spark Operator (built
-here from its Go module); the report ConfigMap's RBAC against the real API server; the operator mode's refusal without
-its CRD and its FlinkDeployment against the CRD schema; and last, that `down` leaves nothing behind.
+here from its Go module); the report ConfigMap's RBAC against the real API server; the node's images; a second
+test session waiting for the cluster; what a stuck run's error says about its pods; the operator mode's refusal
+without its CRD and its FlinkDeployment against the CRD schema; and last, that `down` leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -74,7 +76,9 @@ def test_helm_install_runs_a_complete_verified_run(local_cluster, tmp_path_facto
         proc = subprocess.run(["bash", str(ROOT / "k8s" / "e2e.sh")], env=env, stdout=fh, stderr=subprocess.STDOUT,
                               timeout=5000, check=False)
     text = log.read_text()
-    assert proc.returncode == 0, text[-6000:]
+    at_failure = out / "cluster-at-failure.txt"
+    assert proc.returncode == 0, text[-8000:] + (f"\n--- {at_failure.name} ---\n{at_failure.read_text()[:6000]}"
+                                                 if at_failure.exists() else "")
 
     run1 = _check_report(out / "run-1", 3 * 60_000)  # the chart's defaults: 3 producers x 60,000 events
     run2 = _check_report(out / "run-2", 2 * 10_000)  # cluster start --num-producers 2 --events-per-producer 10000
@@ -228,6 +232,88 @@ def test_spark_applications_is_empty_only_when_the_api_says_so(local_cluster):
     conf.retries = 0
     with pytest.raises(urllib3.exceptions.HTTPError):
         spark_applications(Release(client.ApiClient(conf), RELEASE_NS, "ctr"))
+
+
+def test_a_second_test_session_waits_for_the_cluster(local_cluster):
+    """Two `make test` runs at once would share the one local cluster, and the second's `down` broke the first's run
+    (its pods lost their network mid-run). While this session holds the cluster, another process asking for it waits,
+    names this session, and gives up after its wait."""
+    proc = subprocess.run([sys.executable, "-c", "from tests.k8s.conftest import hold_cluster_lock; "
+                           "hold_cluster_lock(wait_s=3)"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    holder = f"test session pid {os.getpid()} in {ROOT}"
+    assert proc.returncode != 0, proc.stderr
+    assert f"waiting for the local cluster: {holder}" in proc.stderr, proc.stderr
+    assert f"the local cluster is still in use by {holder}" in proc.stderr and "after 3 s" in proc.stderr, proc.stderr
+
+
+def _wait_until(what: str, check, timeout: float = 120):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(1)
+    return found
+
+
+def test_a_stuck_run_ends_with_the_pods_that_are_not_fine(local_cluster):
+    """`cluster follow` gives up with the state, events and log of each pod that is not fine, and nothing of the
+    fine ones: a container that keeps exiting 3 after printing a marker, a pod no node can take, a ready pod."""
+    from kubernetes import client, config
+
+    from ctrbench.cluster.follow import follow
+    from ctrbench.cluster.release import Release
+    from ctrbench.errors import ServiceUnavailable
+
+    ns, name = "ctr-diagnose", "diag"
+    image = "ctrbench/producer:" + yaml.safe_load((ROOT / "helm" / "Chart.yaml").read_text())["appVersion"]
+    admin = config.new_client_from_config(config_file=local_cluster.kubeconfig)
+    core = client.CoreV1Api(admin)
+
+    def labels(component: str) -> dict[str, str]:
+        return {"app.kubernetes.io/instance": name, "app.kubernetes.io/component": component}
+
+    def pod(pod_name: str, component: str, script: str, **spec) -> client.V1Pod:  # type: ignore[no-untyped-def]
+        return client.V1Pod(metadata=client.V1ObjectMeta(name=pod_name, labels=labels(component)),
+                            spec=client.V1PodSpec(termination_grace_period_seconds=0, containers=[client.V1Container(
+                                name="main", image=image, image_pull_policy="Never", command=["sh", "-c", script])],
+                                **spec))
+
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    try:
+        core.create_namespaced_config_map(ns, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=f"{name}-config", labels=labels("config")),
+            data={"run.yaml": "num_producers: 2\nevents_per_producer: 10\n"}))
+        core.create_namespaced_pod(ns, pod("diag-crash", "setup", "echo broker-marker-$((40 + 2)); exit 3"))
+        core.create_namespaced_pod(ns, pod("diag-unplaceable", "kafka", "sleep 3600",
+                                           node_selector={"ctrbench.io/no-such-node": "x"}))
+        core.create_namespaced_pod(ns, pod("diag-fine", "monitor", "sleep 3600"))
+
+        def crashed_and_settled() -> bool:
+            pods = {p.metadata.name: p for p in core.list_namespaced_pod(ns).items}
+            crash = (pods["diag-crash"].status.container_statuses or [None])[0]
+            fine = (pods["diag-fine"].status.container_statuses or [None])[0]
+            return bool(crash and crash.restart_count >= 1 and crash.last_state.terminated
+                        and fine and fine.ready)
+
+        _wait_until("the crashing pod to restart and the fine one to be ready", crashed_and_settled)
+        lines: list[str] = []
+        with pytest.raises(ServiceUnavailable) as stuck:
+            follow(Release(admin, ns, name), timeout=0, echo=lines.append)
+    finally:
+        core.delete_namespace(ns, grace_period_seconds=0)
+    message = str(stuck.value)
+    assert "diag-unplaceable: Unschedulable" in lines[0], lines
+    head, diagnosis = message.split("\npods that are not fine:\n")
+    assert head.startswith("the run did not end within 0 s; last status: pods: 1 pending, 2 running")
+    blocks = {b.split(":\n")[0]: b for b in re.split(r"\n(?=pod )", diagnosis)}
+    assert set(blocks) == {"pod diag-crash", "pod diag-unplaceable"}, diagnosis
+    crash = blocks["pod diag-crash"]
+    assert re.search(r"container main: .*\b[1-9]\d* restarts?, last exit code 3 \(Error\)", crash), crash
+    # Its last run's log: the previous container's while it waits to restart, else the one that just exited.
+    assert re.search(r"main (previous run|log), last 12 lines:\n    broker-marker-42", crash), crash
+    unplaceable = blocks["pod diag-unplaceable"]
+    assert "phase Pending" in unplaceable and "PodScheduled: Unschedulable" in unplaceable, unplaceable
+    assert "node affinity/selector" in unplaceable and "event FailedScheduling" in unplaceable, unplaceable
 
 
 def _operator_crd() -> dict:

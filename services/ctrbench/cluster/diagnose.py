@@ -33,7 +33,7 @@ def _container_line(status: Any, init: bool) -> str | None:
     elif state and state.running:
         parts.append("running, not finished" if init else "running" if status.ready else "running, not ready")
     if status.restart_count:
-        parts.append(f"{status.restart_count} restarts")
+        parts.append(f"{status.restart_count} restart{'s' if status.restart_count > 1 else ''}")
     if last and last.terminated:
         parts.append(f"last exit code {last.terminated.exit_code} ({last.terminated.reason})")
     return f"{'init container' if init else 'container'} {status.name}: {', '.join(parts) or 'no state yet'}"
