@@ -681,7 +681,22 @@ import_images() {
     log "load: $image: imported ($size) in $(duration $((SECONDS - t)))"
     imported=$((imported + 1))
   done
+  prune_untagged
   log "load: $# image(s), $imported imported, in $(duration $((SECONDS - start)))"
+}
+
+# Removes the images the node keeps only by id: what a tag named before a newer import took it. The kubelet collects
+# no images here, so without this every rebuild would leave its predecessor on the disk (a running container keeps
+# its own snapshot).
+prune_untagged() {
+  local named ref digest removed=0
+  named=$(ctr_k8s images ls | awk 'NR > 1 && $1 !~ /^sha256:/ {print $3}' | sort -u)
+  while read -r ref digest; do
+    grep -qx "$digest" <<<"$named" && continue
+    ctr_k8s images rm "$ref" >/dev/null || die "load: removing the untagged image $ref from the node failed"
+    removed=$((removed + 1))
+  done < <(ctr_k8s images ls | awk 'NR > 1 && $1 ~ /^sha256:/ {print $1, $3}')
+  (( removed == 0 )) || log "load: removed $removed image(s) no tag names any more"
 }
 
 # ---------------------------------------------------------------------------------------------- addons

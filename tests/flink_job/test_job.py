@@ -7,6 +7,7 @@ guarantee; malformed events are skipped, listed in the rejected topic, and never
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
@@ -46,3 +47,26 @@ def test_window_results_are_exact(kafka_settings, job_settings, pushgateway, par
     names = {s.name for fam in text_string_to_metric_families(metrics) for s in fam.samples}
     assert any(n.startswith("flink_taskmanager_job_task_operator_numRecordsIn") for n in names)
     assert any(n.startswith("flink_taskmanager_job_task_operator_numRecordsOut") for n in names)
+
+
+def test_the_flink_lib_links_follow_this_environment(tmp_path, monkeypatch):
+    """The cached lib directory once held links into a Python environment that was deleted since (another
+    checkout's venv); every Flink test then failed with FileExistsError. Links into anything but this
+    environment's PyFlink are pointed back at it."""
+    import pyflink
+
+    from ctrbench.flink_job.job import local_flink_lib
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    wheel = Path(pyflink.__file__).parent
+    jar = sorted((wheel / "lib").glob("*.jar"))[0]
+    target = tmp_path / "ctrbench" / f"flink-lib-{pyflink.version.__version__}"
+    target.mkdir(parents=True)
+    (target / jar.name).symlink_to(tmp_path / "gone-venv" / jar.name)  # dangling, as after the venv was removed
+
+    assert local_flink_lib() == target
+    assert (target / jar.name).readlink() == jar
+    links = sorted(p.name for p in target.iterdir())
+    expected = sorted(p.name for p in [*(wheel / "lib").glob("*.jar"),
+                                       *(wheel / "plugins").glob("metrics-prometheus/*.jar")])
+    assert links == expected and all((target / name).resolve().is_file() for name in links)

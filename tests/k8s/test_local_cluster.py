@@ -188,6 +188,7 @@ def test_the_node_keeps_every_image_it_was_loaded_with(local_cluster):
     configz = json.loads(local_cluster.run(
         "kubectl", "get", "--raw", f"/api/v1/nodes/{node['metadata']['name']}/proxy/configz").stdout)
     assert configz["kubeletconfig"]["imageGCHighThresholdPercent"] == 100
+    assert all(image.get("names") for image in node["status"]["images"]), "an untagged image is left on the node"
     names = {name for image in node["status"]["images"] for name in image["names"]}
     for image in (_pause_image(local_cluster), "ctrbench/producer", "ctrbench/flink", "ctrbench/spark"):
         assert any(name.startswith(f"docker.io/{image}") for name in names), (image, sorted(names))
@@ -232,6 +233,35 @@ def test_spark_applications_is_empty_only_when_the_api_says_so(local_cluster):
     conf.retries = 0
     with pytest.raises(urllib3.exceptions.HTTPError):
         spark_applications(Release(client.ApiClient(conf), RELEASE_NS, "ctr"))
+
+
+def test_loading_a_rebuilt_image_leaves_no_untagged_one(local_cluster, tmp_path):
+    """With image GC off, the image a tag named before a rebuild stayed in the node by id, forever (3.5 GB after one
+    rebuild of the project's images: containerd's CRI plugin records each image under its id as well). After `load`
+    of a new image under the same tag, the old one is gone and every image the node holds has a name."""
+    proc = local_cluster.run("bash", "-c", """set -e
+        eval "$("$1" start)"
+        source "$3"
+        trap 'docker image rm -f ctrbench-test/prune:1 >/dev/null 2>&1 || true' EXIT
+        for label in 1 2; do
+          printf 'FROM %s\\nLABEL ctrbench.test=%s\\n' "$4" "$label" >"$5/Dockerfile"
+          docker build -q -t ctrbench-test/prune:1 "$5" >/dev/null
+          id=$(docker image inspect -f '{{.Id}}' ctrbench-test/prune:1)
+          echo "id$label $id"
+          bash "$2" load ctrbench-test/prune:1
+        done
+        ctr -a "$CLUSTER_CONTAINERD_SOCK" -n k8s.io images ls | awk 'NR > 1 {print "image", $1, $3}'
+        ctr -a "$CLUSTER_CONTAINERD_SOCK" -n k8s.io images rm docker.io/ctrbench-test/prune:1 >/dev/null
+        ctr -a "$CLUSTER_CONTAINERD_SOCK" -n k8s.io images rm "$id" >/dev/null 2>&1 || true""",
+                             "-", str(DOCKER), str(CLUSTER), str(CLUSTER.with_name("env.sh")),
+                             _pause_image(local_cluster), str(tmp_path))
+    ids = dict(line.split()[:2] for line in proc.stdout.splitlines() if line.startswith("id"))
+    images = [line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("image ")]
+    assert ids["id1"] != ids["id2"]
+    refs = {ref for ref, _digest in images}
+    assert "docker.io/ctrbench-test/prune:1" in refs and ids["id1"] not in refs, (ids, images)
+    named = {digest for ref, digest in images if not ref.startswith("sha256:")}
+    assert all(digest in named for _ref, digest in images), images
 
 
 def test_a_second_test_session_waits_for_the_cluster(local_cluster):

@@ -62,7 +62,8 @@ def connector_jars(job: JobSettings) -> str:
 
 
 def local_flink_lib() -> Path:
-    """The wheel's lib/ plus the Prometheus reporter jar, as symlinks in a cached directory.
+    """The wheel's lib/ plus the Prometheus reporter jar, as symlinks in a cached directory (links into another
+    Python environment, which may be gone, are pointed at this one's).
 
     The local mini-cluster loads metric reporters from its classpath only (not from plugins/), so
     the reporter the wheel ships under plugins/ must sit next to the other lib jars, as it does in
@@ -78,8 +79,13 @@ def local_flink_lib() -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for jar in jars:
         link = target / jar.name
-        if not link.exists():
-            link.symlink_to(jar)
+        if link.is_symlink() and link.readlink() == jar:
+            continue
+        # Another (perhaps deleted) environment's link is replaced, atomically: a concurrent caller sees either.
+        fresh = target / f".{jar.name}.{os.getpid()}"
+        fresh.unlink(missing_ok=True)
+        fresh.symlink_to(jar)
+        os.replace(fresh, link)
     return target
 
 
