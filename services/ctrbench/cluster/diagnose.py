@@ -7,22 +7,25 @@ run (in a terminal or a CI log) already says which pod failed and what it printe
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ctrbench.cluster.release import COMPONENT, Release
 
 __all__ = ["diagnose", "pod_problems"]
 
-logger = logging.getLogger(__name__)
+
+def _fine(status: Any, init: bool) -> bool:
+    """A container that finished well (an init container done), or a main one ready and never restarted."""
+    state = status.state
+    if state and state.terminated and state.terminated.exit_code == 0:
+        return True
+    return not init and bool(status.ready) and not status.restart_count
 
 
 def _container_line(status: Any, init: bool) -> str | None:
-    """One line for a container that is not fine (a main one running ready and an init one that finished are)."""
+    """One line for a container that is not fine (None for one that is)."""
     state, last = status.state, status.last_state
-    if state and state.running and status.ready and not status.restart_count and not init:
-        return None
-    if state and state.terminated and state.terminated.exit_code == 0 and init:
+    if _fine(status, init):
         return None
     parts = []
     if state and state.waiting:
@@ -39,6 +42,12 @@ def _container_line(status: Any, init: bool) -> str | None:
     return f"{'init container' if init else 'container'} {status.name}: {', '.join(parts) or 'no state yet'}"
 
 
+def _statuses(pod: Any) -> list[tuple[Any, bool]]:
+    """The pod's container statuses, each with whether it is an init container's."""
+    return [(s, True) for s in pod.status.init_container_statuses or []] + \
+           [(s, False) for s in pod.status.container_statuses or []]
+
+
 def _first_line(text: str, limit: int = 200) -> str:
     return text.strip().splitlines()[0][:limit] if text and text.strip() else ""
 
@@ -48,8 +57,7 @@ def pod_problems(pod: Any) -> list[str]:
     never restarted: a broker that restarted mid-run is a lead, although it is Ready again)."""
     status = pod.status
     phase = status.phase or "Unknown"
-    containers = [(s, True) for s in status.init_container_statuses or []] + \
-                 [(s, False) for s in status.container_statuses or []]
+    containers = _statuses(pod)
     if phase == "Succeeded" or (phase == "Running" and containers
                                 and all(s.ready and not s.restart_count for s, init in containers if not init)):
         return []
@@ -74,10 +82,8 @@ def _warning_events(release: Release, pod: str, limit: int) -> list[str]:
 
 def _log_tail(release: Release, pod: Any, lines: int) -> list[str]:
     """The last lines of the first container that is not fine: a restarted one's previous run, else its own."""
-    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
-    for status in statuses:
-        if (status.ready and not status.restart_count) or \
-                (status.state and status.state.terminated and status.state.terminated.exit_code == 0):
+    for status, init in _statuses(pod):
+        if _fine(status, init):
             continue
         previous = bool(status.restart_count) and not (status.state and status.state.terminated)
         try:
